@@ -1,0 +1,65 @@
+"""Settings read from the environment, validated once at start.
+
+``DATABASE_URL`` and ``REDIS_URL`` keep their conventional names; everything
+else is ``HOTLINE_*``. A missing database or Redis URL means "start the
+embedded server" (see :mod:`hotline.embedded`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["api", "ami", "clock", "outbox"]
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names it and says why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "HOTLINE_DATABASE_URL")
+    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "HOTLINE_REDIS_URL"))
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Path("var")
+    token_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
+    pool_min: int = Field(default=2, ge=1)
+    pool_max: int = Field(default=20, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    roles: list[Role] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
+    timezone: str = "Asia/Shanghai"
+    shared_dir: Path = Path(__file__).resolve().parent.parent.parent / "shared"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must be a postgresql:// URL")
+        return v or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_only(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return v or None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise ConfigError with a readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,134 @@
+"""Test fixtures on a real PostgreSQL and a real Redis.
+
+DATABASE_URL / REDIS_URL when set, otherwise the embedded servers under
+``var/test``. Migrations are applied once per run into a template database;
+every test that asks for ``pool`` gets a fresh database cloned from it, and
+every test that asks for ``redis`` a flushed Redis database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from hotline import db
+from hotline.embedded import Embedded, ensure_servers
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+TEST_REDIS_DB = 13  # keep test keys away from db 0 of a developer's Redis
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Embedded]:
+    emb = ensure_servers(
+        os.environ.get("DATABASE_URL") or None, os.environ.get("REDIS_URL") or None, ROOT / "var" / "test"
+    )
+    yield emb
+    emb.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(servers: Embedded) -> Iterator[str]:
+    """Name of a database holding every migration, cloned per test."""
+    assert servers.database_url
+    name = f"hotline_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(servers.database_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        conn = await asyncpg.connect(_with_database(servers.database_url, name))
+        try:
+            await db.migrate(conn)
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(servers.database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    yield name
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def database_url(servers: Embedded, template_db: str) -> AsyncIterator[str]:
+    """URL of a fresh, migrated database for this test alone."""
+    assert servers.database_url
+    name = f"hotline_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(servers.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    finally:
+        await admin.close()
+    yield _with_database(servers.database_url, name)
+    admin = await asyncpg.connect(servers.database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await db.create_pool(database_url, min_size=1, max_size=10)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def redis_url(servers: Embedded) -> str:
+    assert servers.redis_url
+    url = servers.redis_url
+    if url.startswith("unix://"):
+        return f"{url}?db={TEST_REDIS_DB}"
+    return _with_database(url, str(TEST_REDIS_DB))
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_loop_errors() -> Iterator[None]:
+    """A test fails if its event loop reported an unhandled exception (e.g. a task that died)."""
+    errors: list[dict] = []
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        yield
+        return
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    yield
+    loop.set_exception_handler(previous)
+    assert not errors, f"unhandled exceptions in the event loop: {errors}"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return SHARED
