@@ -114,14 +114,10 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture(autouse=True)
-def _fail_on_loop_errors() -> Iterator[None]:
+async def _fail_on_loop_errors() -> AsyncIterator[None]:
     """A test fails if its event loop reported an unhandled exception (e.g. a task that died)."""
     errors: list[dict] = []
-    try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
-        yield
-        return
+    loop = asyncio.get_running_loop()
     previous = loop.get_exception_handler()
     loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
     yield
