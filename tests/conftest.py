@@ -59,30 +59,42 @@ def template_db(servers: Embedded) -> Iterator[str]:
         finally:
             await conn.close()
 
-    async def drop() -> None:
-        admin = await asyncpg.connect(servers.database_url)
+    asyncio.run(create())
+    yield name
+    asyncio.run(_drop(servers.database_url, name))
+
+
+@pytest.fixture(scope="session")
+def seeded_template_db(servers: Embedded, template_db: str) -> Iterator[str]:
+    """A template with the 徐州 demo data (divisions, categories, units, users) on top of the migrations."""
+    assert servers.database_url
+    name = f"hotline_seeded_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+    async def create() -> None:
+        from hotline.seed import seed_demo
+
+        await _clone(servers.database_url, template_db, name)
+        conn = await asyncpg.connect(_with_database(servers.database_url, name))
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await seed_demo(conn, SHARED / "data" / "divisions" / "xuzhou-320300.csv")
         finally:
-            await admin.close()
+            await conn.close()
 
     asyncio.run(create())
     yield name
-    asyncio.run(drop())
+    asyncio.run(_drop(servers.database_url, name))
 
 
-@pytest.fixture
-async def database_url(servers: Embedded, template_db: str) -> AsyncIterator[str]:
-    """URL of a fresh, migrated database for this test alone."""
-    assert servers.database_url
-    name = f"hotline_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(servers.database_url)
+async def _clone(admin_url: str, template: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     finally:
         await admin.close()
-    yield _with_database(servers.database_url, name)
-    admin = await asyncpg.connect(servers.database_url)
+
+
+async def _drop(admin_url: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -90,8 +102,35 @@ async def database_url(servers: Embedded, template_db: str) -> AsyncIterator[str
 
 
 @pytest.fixture
+async def database_url(servers: Embedded, template_db: str) -> AsyncIterator[str]:
+    """URL of a fresh, migrated, empty database for this test alone."""
+    assert servers.database_url
+    name = f"hotline_t_{uuid.uuid4().hex[:12]}"
+    await _clone(servers.database_url, template_db, name)
+    yield _with_database(servers.database_url, name)
+    await _drop(servers.database_url, name)
+
+
+@pytest.fixture
+async def seeded_database_url(servers: Embedded, seeded_template_db: str) -> AsyncIterator[str]:
+    """URL of a fresh database holding the 徐州 demo data, for this test alone."""
+    assert servers.database_url
+    name = f"hotline_t_{uuid.uuid4().hex[:12]}"
+    await _clone(servers.database_url, seeded_template_db, name)
+    yield _with_database(servers.database_url, name)
+    await _drop(servers.database_url, name)
+
+
+@pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     p = await db.create_pool(database_url, min_size=1, max_size=10)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def seeded_pool(seeded_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await db.create_pool(seeded_database_url, min_size=1, max_size=10)
     yield p
     await p.close()
 

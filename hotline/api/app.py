@@ -1,0 +1,56 @@
+"""The app factory: wiring only. Each resource has its own cleanup context, so
+one that failed to start is not cleaned up, and the rest shut down in reverse."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from hotline import db
+from hotline.api import health, orders, session
+from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
+from hotline.api.metrics import Metrics
+from hotline.api.middleware import authenticate, errors, metrics
+from hotline.config import Settings
+from hotline.orders.actions import Services
+
+log = logging.getLogger(__name__)
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.database_url, "the CLI resolves the database URL before building the app"
+    pool = await db.create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
+    async with pool.acquire() as conn:
+        applied = await db.migrate(conn)
+    if applied:
+        log.info("migrations applied at start", extra={"migrations": applied})
+    app[POOL] = pool
+    yield
+    await pool.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.redis_url
+    client = aioredis.from_url(settings.redis_url, decode_responses=True)
+    app[REDIS] = client
+    app[SERVICES].redis = client
+    yield
+    await client.aclose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[SERVICES] = Services()
+    app.cleanup_ctx.append(_postgres)
+    app.cleanup_ctx.append(_redis)
+    app.add_routes(health.routes)
+    app.add_routes(session.routes)
+    app.add_routes(orders.routes)
+    return app

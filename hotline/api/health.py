@@ -1,0 +1,42 @@
+"""Liveness and readiness: /healthz checks PostgreSQL and Redis; /metrics for Prometheus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from hotline.api.keys import METRICS, POOL, REDIS
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with request.app[POOL].acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        checks["postgres"] = "ok"
+    except Exception as exc:
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    try:
+        async with asyncio.timeout(2):
+            await request.app[REDIS].ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        # Redis only carries live views: degraded, not down.
+        checks["redis"] = f"error: {type(exc).__name__}"
+    status = 200 if checks["postgres"] == "ok" else 503
+    overall = "ok" if all(v == "ok" for v in checks.values()) else ("degraded" if status == 200 else "down")
+    return web.json_response({"status": overall, "checks": checks}, status=status)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

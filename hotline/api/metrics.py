@@ -1,0 +1,26 @@
+"""Prometheus metrics, one registry per app (tests run many apps in one process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "hotline_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "hotline_http_request_seconds", "HTTP request latency", ["route"], registry=self.registry
+        )
+        self.order_actions = Counter(
+            "hotline_order_actions_total", "Work-order actions applied", ["action"], registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,78 @@
+"""Request middlewares: errors as JSON, bearer-token authentication, metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from hotline import auth
+from hotline.api.keys import METRICS, POOL
+from hotline.errors import ApiError, Unauthenticated
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/api/openapi.json"})
+PRINCIPAL = web.RequestKey("principal", auth.Principal)
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
+
+
+def validation_details(exc: ValidationError) -> dict:
+    return {
+        "errors": [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+    }
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return web.json_response(exc.to_json(), status=exc.status)
+    except ValidationError as exc:
+        return error_response(422, "invalid_input", "the request did not validate", validation_details(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
+        return error_response(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        return error_response(500, "internal", "internal error; it has been logged")
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS or not request.path.startswith("/api/"):
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    async with request.app[POOL].acquire() as conn:
+        request[PRINCIPAL] = await auth.authenticate(conn, token.strip())
+    return await handler(request)
+
+
+@web.middleware
+async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    m = request.app[METRICS]
+    m.requests.labels(request.method, route, str(response.status)).inc()
+    m.latency.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+def principal(request: web.Request) -> auth.Principal:
+    return request[PRINCIPAL]

@@ -1,0 +1,65 @@
+"""HTTP handlers for work orders: parsing and permission checks only; the work is in hotline.orders."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hotline.api.body import json_object, json_response, parse, parse_query
+from hotline.api.keys import METRICS, POOL, SERVICES
+from hotline.api.middleware import principal
+from hotline.errors import InvalidInput, NotFound
+from hotline.orders import actions, queries
+from hotline.orders.models import NewOrder
+from hotline.orders.states import Action
+
+routes = web.RouteTableDef()
+
+
+def _order_id(request: web.Request) -> int:
+    raw = request.match_info["order_id"]
+    if not raw.isdigit():
+        raise NotFound("no such order", {"order_id": raw})
+    return int(raw)
+
+
+@routes.post("/api/orders")
+async def create(request: web.Request) -> web.Response:
+    data = await parse(request, NewOrder)
+    order = await actions.create_order(request.app[POOL], request.app[SERVICES], principal(request), data)
+    return json_response(order, status=201)
+
+
+@routes.get("/api/orders")
+async def list_(request: web.Request) -> web.Response:
+    f = parse_query(request, queries.OrderFilter, lists=("status", "kind"))
+    async with request.app[POOL].acquire() as conn:
+        return json_response(await queries.list_orders(conn, principal(request), f))
+
+
+@routes.get("/api/orders/{order_id}")
+async def get(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        return json_response(await queries.get_order(conn, principal(request), _order_id(request)))
+
+
+@routes.get("/api/orders/by-number/{number}")
+async def get_by_number(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        order_id = await queries.find_order_id(conn, request.match_info["number"])
+        return json_response(await queries.get_order(conn, principal(request), order_id))
+
+
+@routes.post("/api/orders/{order_id}/actions/{action}")
+async def act(request: web.Request) -> web.Response:
+    try:
+        action = Action(request.match_info["action"])
+    except ValueError:
+        raise InvalidInput(
+            "unknown action", {"action": request.match_info["action"], "known": [a.value for a in Action]}
+        ) from None
+    payload = actions.parse_payload(action, await json_object(request))
+    order = await actions.act(
+        request.app[POOL], request.app[SERVICES], principal(request), _order_id(request), action, payload
+    )
+    request.app[METRICS].order_actions.labels(action.value).inc()
+    return json_response(order)

@@ -1,0 +1,127 @@
+"""The ``hotline`` command: serve, migrate, seed-demo.
+
+With DATABASE_URL / REDIS_URL unset, commands that need them start the
+embedded PostgreSQL and Redis under the data folder (HOTLINE_DATA_DIR, ./var).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from hotline import db, logs
+from hotline.config import ConfigError, Settings, load_settings
+from hotline.embedded import EmbeddedUnavailable, ensure_servers
+
+log = logging.getLogger("hotline")
+
+
+def _settings_with_servers(settings: Settings):
+    emb = ensure_servers(settings.database_url, settings.redis_url, settings.data_dir)
+    return settings.model_copy(update={"database_url": emb.database_url, "redis_url": emb.redis_url}), emb
+
+
+async def _with_conn(dsn: str, fn):
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await fn(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    settings, emb = _settings_with_servers(settings)
+    try:
+        applied = asyncio.run(_with_conn(settings.database_url, db.migrate))
+    finally:
+        emb.close()
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.seed import DEMO_PASSWORD, seed_demo
+
+    csv = Path(args.divisions) if args.divisions else settings.shared_dir / "data/divisions/xuzhou-320300.csv"
+    if not csv.is_file():
+        print(f"error: division file not found: {csv}", file=sys.stderr)
+        return 2
+    settings, emb = _settings_with_servers(settings)
+
+    async def run(conn: asyncpg.Connection):
+        await db.migrate(conn)
+        return await seed_demo(conn, csv)
+
+    try:
+        result = asyncio.run(_with_conn(settings.database_url, run))
+    finally:
+        emb.close()
+    print(
+        f"seeded {result.divisions} divisions, {result.categories} categories, {result.units} units, "
+        f"{result.users} users (password for every demo user: {DEMO_PASSWORD})"
+    )
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.api.app import create_app
+
+    if args.host:
+        settings = settings.model_copy(update={"host": args.host})
+    if args.port:
+        settings = settings.model_copy(update={"port": args.port})
+    settings, emb = _settings_with_servers(settings)
+    if args.seed_demo:
+        cmd_seed_demo(settings, argparse.Namespace(divisions=None))
+    try:
+        log.info("serving", extra={"host": settings.host, "port": settings.port})
+        print(f"hotline listening on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", flush=True)
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    finally:
+        emb.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API and background workers")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--seed-demo", action="store_true", help="load the 徐州 demo data first (idempotent)")
+    serve.set_defaults(fn=cmd_serve)
+    migrate = sub.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(fn=cmd_migrate)
+    seed = sub.add_parser("seed-demo", help="load 徐州 divisions, categories, units and demo users")
+    seed.add_argument("--divisions", help="division CSV (default: ../shared/data/divisions/xuzhou-320300.csv)")
+    seed.set_defaults(fn=cmd_seed_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(settings.log_level, settings.log_json)
+    try:
+        return args.fn(settings, args)
+    except EmbeddedUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Typed errors: each case a class with an HTTP status, a stable code and details.
+
+Handlers raise these; the error middleware turns them into
+``{"error": {"code", "message", "details"}}``. Anything else becomes a 500
+with no stack trace sent to the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(ApiError):
+    status, code = 422, "invalid_input"
+
+
+class MalformedBody(ApiError):
+    status, code = 400, "malformed_body"
+
+
+class Unauthenticated(ApiError):
+    status, code = 401, "unauthenticated"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class InvalidTransition(Conflict):
+    """The order's state does not allow the action."""
+
+    code = "invalid_transition"
+
+
+class StaleVersion(Conflict):
+    """Someone else changed the order since the caller read it."""
+
+    code = "stale_version"
+
+
+class DuplicateKey(Conflict):
+    code = "duplicate"
+
+
+class ServiceUnavailable(ApiError):
+    status, code = 503, "unavailable"

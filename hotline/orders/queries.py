@@ -1,0 +1,133 @@
+"""Reading orders: one with its assignments and history, or a filtered page of many.
+
+A handler sees only orders its unit (or, for a hub, a unit under it) was
+assigned; everyone else at the centre sees all. Pages use keyset pagination on
+(created_at, id) so page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from hotline.auth import Principal
+from hotline.errors import InvalidInput, NotFound
+from hotline.orders.models import Kind
+from hotline.orders.states import Status
+from hotline.orders.views import order_view, row_dict
+
+# Units whose orders a handler may see: its own and, for a hub, the units under it.
+VISIBLE_UNITS = "SELECT id FROM units WHERE id = $1 OR parent_id = $1"
+
+
+class OrderFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[Status] = Field(default_factory=list)
+    kind: list[Kind] = Field(default_factory=list)
+    category: Annotated[str, StringConstraints(pattern=r"^([0-9]{2})+$")] | None = None
+    division: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,12}$")] | None = None
+    unit_id: int | None = None
+    caller_number: Annotated[str, StringConstraints(max_length=32)] | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None
+
+
+def _encode_cursor(created_at: datetime, order_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{order_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        created, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), int(order_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this server issued", {"cursor": cursor}) from None
+
+
+async def list_orders(conn: asyncpg.Connection, principal: Principal, f: OrderFilter) -> dict[str, Any]:
+    where: list[str] = []
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if not principal.is_centre:
+        where.append(
+            f"EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND a.unit_id IN "
+            f"(SELECT id FROM units WHERE id = {arg(principal.unit_id)} OR parent_id = {arg(principal.unit_id)}))"
+        )
+    if f.status:
+        where.append(f"o.status = ANY({arg([s.value for s in f.status])}::text[])")
+    if f.kind:
+        where.append(f"o.kind = ANY({arg(list(f.kind))}::text[])")
+    if f.category:
+        where.append(f"o.category_code LIKE {arg(f.category + '%')}")
+    if f.division:
+        where.append(f"o.division_code LIKE {arg(f.division + '%')}")
+    if f.unit_id is not None:
+        where.append(f"EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND a.unit_id = {arg(f.unit_id)})")
+    if f.caller_number:
+        where.append(f"o.caller_number = {arg(f.caller_number)}")
+    if f.created_from:
+        where.append(f"o.created_at >= {arg(f.created_from)}")
+    if f.created_to:
+        where.append(f"o.created_at < {arg(f.created_to)}")
+    if f.q:
+        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        p = arg(pattern)
+        where.append(f"(o.number LIKE {p} OR o.title ILIKE {p} OR o.content ILIKE {p} OR o.address ILIKE {p})")
+    if f.cursor:
+        created_at, order_id = _decode_cursor(f.cursor)
+        where.append(f"(o.created_at, o.id) < ({arg(created_at)}, {arg(order_id)})")
+    sql = "SELECT o.* FROM work_orders o"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY o.created_at DESC, o.id DESC LIMIT {arg(f.limit + 1)}"
+    rows = await conn.fetch(sql, *args)
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    return {
+        "items": [order_view(r, principal) for r in rows],
+        "next_cursor": _encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
+    }
+
+
+async def get_order(conn: asyncpg.Connection, principal: Principal, order_id: int) -> dict[str, Any]:
+    order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", order_id)
+    if order is None:
+        raise NotFound("no such order", {"order_id": order_id})
+    assignments = await conn.fetch(
+        """SELECT a.*, u.code AS unit_code, u.name AS unit_name FROM assignments a JOIN units u ON u.id = a.unit_id
+           WHERE a.order_id = $1 ORDER BY a.id""",
+        order_id,
+    )
+    if not principal.is_centre:
+        visible = {r["id"] for r in await conn.fetch(VISIBLE_UNITS, principal.unit_id)}
+        if not any(a["unit_id"] in visible for a in assignments):
+            # Same answer as for a missing order: a unit learns nothing of others' orders.
+            raise NotFound("no such order", {"order_id": order_id})
+    events = await conn.fetch(
+        """SELECT id, assignment_id, action, actor_user_id, actor_unit_id, from_status, to_status, payload, created_at
+           FROM audit_events WHERE order_id = $1 ORDER BY id""",
+        order_id,
+    )
+    out = order_view(order, principal)
+    out["assignments"] = [row_dict(a) for a in assignments]
+    out["events"] = [row_dict(e) for e in events]
+    return out
+
+
+async def find_order_id(conn: asyncpg.Connection, number: str) -> int:
+    order_id = await conn.fetchval("SELECT id FROM work_orders WHERE number = $1", number)
+    if order_id is None:
+        raise NotFound("no such order", {"number": number})
+    return order_id
