@@ -21,6 +21,8 @@ from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
 log = logging.getLogger("hotline")
+# The 徐州市 gazetteer (a copy of ../shared/data/divisions/xuzhou-320300.csv shipped with the package).
+DEFAULT_DIVISIONS = Path(__file__).resolve().parent.parent / "dispatch" / "data" / "xuzhou-320300.csv"
 
 
 def _settings_with_servers(settings: Settings):
@@ -49,7 +51,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.seed import DEMO_PASSWORD, seed_demo
 
-    csv = Path(args.divisions) if args.divisions else settings.shared_dir / "data/divisions/xuzhou-320300.csv"
+    csv = Path(args.divisions) if args.divisions else DEFAULT_DIVISIONS
     if not csv.is_file():
         print(f"error: division file not found: {csv}", file=sys.stderr)
         return 2
@@ -78,8 +80,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.port:
         settings = settings.model_copy(update={"port": args.port})
     settings, emb = _settings_with_servers(settings)
-    if args.seed_demo:
-        cmd_seed_demo(settings, argparse.Namespace(divisions=None))
+    if args.seed_demo and cmd_seed_demo(settings, argparse.Namespace(divisions=None)) != 0:
+        return 2
     try:
         log.info("serving", extra={"host": settings.host, "port": settings.port})
         print(f"hotline listening on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", flush=True)
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply pending database migrations")
     migrate.set_defaults(fn=cmd_migrate)
     seed = sub.add_parser("seed-demo", help="load 徐州 divisions, categories, units and demo users")
-    seed.add_argument("--divisions", help="division CSV (default: ../shared/data/divisions/xuzhou-320300.csv)")
+    seed.add_argument("--divisions", help="division CSV (default: the bundled 徐州市 file)")
     seed.set_defaults(fn=cmd_seed_demo)
     return parser
 

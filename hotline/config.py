@@ -37,7 +37,6 @@ class Settings(BaseSettings):
     log_json: bool = True
     roles: list[Role] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
     timezone: str = "Asia/Shanghai"
-    shared_dir: Path = Path(__file__).resolve().parent.parent.parent / "shared"
 
     @field_validator("database_url")
     @classmethod
