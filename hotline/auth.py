@@ -47,9 +47,9 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is making a request."""
+    """Who is making a request. An agency system signing its callbacks has no user: user_id is None."""
 
-    user_id: int
+    user_id: int | None
     username: str
     role: str
     unit_id: int | None

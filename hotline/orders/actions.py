@@ -140,31 +140,51 @@ async def act(
 ) -> dict:
     """Apply one action to one order, in one transaction; return the order as the actor sees it."""
     async with pool.acquire() as conn, conn.transaction():
-        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
-        if order is None:
-            raise NotFound("no such order", {"order_id": order_id})
-        if payload.version is not None and payload.version != order["version"]:
-            raise StaleVersion(
-                "the order changed since you read it; reload and try again",
-                {"expected_version": payload.version, "current_version": order["version"]},
-            )
-        current = Status(order["status"])
-        assignment = await _authorize(conn, principal, order, action)
-        if assignment is not None and assignment["role"] == "assist":
-            change = await _assist_action(conn, services, principal, order, assignment, action, payload)
-        else:
-            change = Change(order, principal, action, target(action, current), services)
-            change.assignment_id = assignment["id"] if assignment else None
-            await HANDLERS[action](conn, change, assignment, payload)
-        updated = await _finish(conn, change, services)
+        updated, change = await act_in_transaction(conn, services, principal, order_id, action, payload)
+    await publish_change(services, updated, change)
+    return order_view(updated, principal)
+
+
+async def act_in_transaction(
+    conn: asyncpg.Connection,
+    services: Services,
+    principal: Principal,
+    order_id: int,
+    action: Action,
+    payload: m.ActionBody,
+) -> tuple[asyncpg.Record, Change]:
+    """The action's writes on ``conn``, inside the caller's transaction (so a caller can add
+    its own rows, e.g. an idempotency record, to the same commit). Call ``publish_change``
+    after the commit."""
+    order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
+    if order is None:
+        raise NotFound("no such order", {"order_id": order_id})
+    if payload.version is not None and payload.version != order["version"]:
+        raise StaleVersion(
+            "the order changed since you read it; reload and try again",
+            {"expected_version": payload.version, "current_version": order["version"]},
+        )
+    current = Status(order["status"])
+    assignment = await _authorize(conn, principal, order, action)
+    if assignment is not None and assignment["role"] == "assist":
+        change = await _assist_action(conn, services, principal, order, assignment, action, payload)
+    else:
+        change = Change(order, principal, action, target(action, current), services)
+        change.assignment_id = assignment["id"] if assignment else None
+        await HANDLERS[action](conn, change, assignment, payload)
+    updated = await _finish(conn, change, services)
     log.info(
         "order action",
         extra={"order_id": order_id, "action": action.value, "from": current.value, "to": updated["status"]},
     )
-    await bus.publish(services.redis, "orders", _live(updated, action.value))
+    return updated, change
+
+
+async def publish_change(services: Services, updated: asyncpg.Record, change: Change) -> None:
+    """Live events for a committed change (never before the commit)."""
+    await bus.publish(services.redis, "orders", _live(updated, change.action.value))
     for unit_id in change.live_units:
-        await bus.publish(services.redis, f"unit:{unit_id}", _live(updated, action.value))
-    return order_view(updated, principal)
+        await bus.publish(services.redis, f"unit:{unit_id}", _live(updated, change.action.value))
 
 
 async def _authorize(
