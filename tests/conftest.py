@@ -20,6 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from hotline import db
+from hotline.cli import DEFAULT_DIVISIONS
 from hotline.embedded import Embedded, ensure_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +77,7 @@ def seeded_template_db(servers: Embedded, template_db: str) -> Iterator[str]:
         await _clone(servers.database_url, template_db, name)
         conn = await asyncpg.connect(_with_database(servers.database_url, name))
         try:
-            await seed_demo(conn, SHARED / "data" / "divisions" / "xuzhou-320300.csv")
+            await seed_demo(conn, DEFAULT_DIVISIONS)
         finally:
             await conn.close()
 
