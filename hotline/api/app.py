@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from hotline import db
-from hotline.api import health, orders, session
+from hotline.api import desktop, health, orders, session
 from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
@@ -53,4 +53,5 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
+    desktop.setup(app)
     return app

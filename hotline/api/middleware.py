@@ -16,7 +16,8 @@ from hotline.errors import ApiError, Unauthenticated
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/api/openapi.json"})
+# /api/desktop/ws authenticates itself: a browser WebSocket cannot send the header.
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/api/openapi.json", "/api/desktop/ws"})
 PRINCIPAL = web.RequestKey("principal", auth.Principal)
 
 
