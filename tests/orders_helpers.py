@@ -72,10 +72,17 @@ async def order_at(pool: asyncpg.Pool, status: str, lead: str = "city.cgj") -> d
         ("agent1002", Action.VISIT, {"reached": True, "satisfaction": "satisfied", "resolved": True}),
     ]
     steps["closed"] = [*steps["visited"], ("agent1001", Action.CLOSE, {})]
-    steps["reopened"] = [
-        *steps["awaiting_visit"],
-        ("agent1002", Action.VISIT, {"reached": True, "satisfaction": "unsatisfied", "resolved": False}),
-    ]
+    unsatisfied = {"reached": True, "satisfaction": "unsatisfied", "resolved": False}
+    # Reopened is where the order rests when its unit cannot take it back (here: the unit closed down
+    # between reply and visit); otherwise it goes straight back to that unit (see test_visits).
+    steps["reopened"] = [*steps["awaiting_visit"], ("agent1002", Action.VISIT, unsatisfied)]
+    if status == "reopened":
+        for username, action, body in steps["awaiting_visit"]:
+            order = await do(pool, username, oid, action, **body)
+        await pool.execute("UPDATE units SET active = false WHERE id = $1", lead_id)
+        order = await do(pool, "agent1002", oid, Action.VISIT, **unsatisfied)
+        await pool.execute("UPDATE units SET active = true WHERE id = $1", lead_id)
+        steps["reopened"] = []
     other = None
     if status == "merged":
         other = await new_order(pool)

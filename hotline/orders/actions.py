@@ -54,6 +54,12 @@ OPEN_ASSIGNMENT = ("dispatched", "signed", "replied")
 
 
 DeadlineHook = Callable[[asyncpg.Connection, asyncpg.Record, asyncpg.Record, datetime], Awaitable[None]]
+VisitDue = Callable[[asyncpg.Record, datetime], datetime]
+MAX_VISIT_ATTEMPTS = 3
+
+
+def _two_days_later(_order: asyncpg.Record, replied_at: datetime) -> datetime:
+    return replied_at + timedelta(days=2)
 
 
 @dataclass
@@ -64,6 +70,8 @@ class Services:
     # Called inside the dispatch transaction with (conn, order, assignment, now) to set
     # deadlines and schedule timers; None leaves deadlines unset.
     on_assignment: DeadlineHook | None = None
+    # When a reply accepted by the centre must be visited by.
+    visit_due: VisitDue = _two_days_later
 
 
 @dataclass
@@ -80,6 +88,8 @@ class Change:
     outbox: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)  # topic, unit_id, payload
     live_units: set[int] = field(default_factory=set)
     order_updates: dict[str, Any] = field(default_factory=dict)
+    # An action the system takes next in the same transaction (a reopened order goes back to its unit).
+    follow_up: tuple[Action, m.ActionBody] | None = None
 
 
 # ---------------------------------------------------------------- create
@@ -177,6 +187,11 @@ async def act_in_transaction(
         "order action",
         extra={"order_id": order_id, "action": action.value, "from": current.value, "to": updated["status"]},
     )
+    if change.follow_up is not None:
+        next_action, next_payload = change.follow_up
+        updated, follow = await act_in_transaction(conn, services, principal, order_id, next_action, next_payload)
+        follow.live_units |= change.live_units
+        return updated, follow
     return updated, change
 
 
@@ -468,6 +483,7 @@ async def _review(conn, change: Change, a, p: m.Review) -> None:
         change.to_status = target(Action.REVIEW, current, Status.REPLIED)
     else:
         change.to_status = target(Action.REVIEW, current, Status.AWAITING_VISIT)
+        change.order_updates.update(visit_due_at=change.services.visit_due(change.order, _now()), visit_attempts=0)
 
 
 async def _remind(conn, change: Change, _a, p: m.OptionalNote) -> None:
@@ -492,17 +508,45 @@ async def _push_to_open_units(conn, change: Change, topic: str, note: str) -> No
 
 
 async def _visit(conn, change: Change, _a, p: m.Visit) -> None:
-    current = Status(change.order["status"])
-    change.audit = _plain(p)
+    order, current = change.order, Status(change.order["status"])
+    lead = await conn.fetchrow(
+        """SELECT a.id, a.unit_id, u.active AS unit_active FROM assignments a JOIN units u ON u.id = a.unit_id
+           WHERE a.order_id = $1 AND a.role = 'lead' AND a.dispatcher_unit_id IS NULL AND a.status = 'done'
+           ORDER BY a.id DESC LIMIT 1""",
+        order["id"],
+    )
+    attempt = order["visit_attempts"] + 1
+    await conn.execute(
+        """INSERT INTO visits (order_id, assignment_id, unit_id, attempt, reached, satisfaction, resolved, note,
+                               visited_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        order["id"], lead["id"] if lead else None, lead["unit_id"] if lead else None, attempt,
+        p.reached, p.satisfaction, p.resolved, p.note, change.principal.user_id,
+    )  # fmt: skip
+    change.order_updates["visit_attempts"] = attempt
+    change.audit = {**_plain(p), "attempt": attempt}
     if not p.reached:
-        change.to_status = target(Action.VISIT, current, Status.AWAITING_VISIT)
+        if attempt >= MAX_VISIT_ATTEMPTS:
+            change.to_status = target(Action.VISIT, current, Status.CLOSED)
+            change.order_updates.update(closed_at=_now(), close_reason="unreachable")
+        else:
+            change.to_status = target(Action.VISIT, current, Status.AWAITING_VISIT)
         return
     satisfied = p.satisfaction in ("satisfied", "basically_satisfied") and p.resolved
-    change.to_status = target(Action.VISIT, current, Status.VISITED if satisfied else Status.REOPENED)
+    if satisfied:
+        change.to_status = target(Action.VISIT, current, Status.VISITED)
+        return
+    # 重办: back to the same unit, with new clocks on a new assignment.
+    change.to_status = target(Action.VISIT, current, Status.REOPENED)
+    change.order_updates.update(reopen_count=order["reopen_count"] + 1, visit_due_at=None)
+    # A unit since closed down cannot take it back: the order waits, reopened, for the centre to dispatch.
+    if lead is not None and lead["unit_active"]:
+        change.follow_up = (Action.DISPATCH, m.Dispatch(unit_id=lead["unit_id"], note="重办：回访不满意或未解决"))
 
 
 async def _close(conn, change: Change, _a, p: m.OptionalNote) -> None:
-    change.order_updates["closed_at"] = _now()
+    reason = "resolved_directly" if change.order["status"] == Status.RESOLVED_DIRECTLY else "visited"
+    change.order_updates.update(closed_at=_now(), close_reason=reason)
     change.audit = {"note": p.note}
 
 
@@ -519,8 +563,7 @@ async def _merge(conn, change: Change, _a, p: m.Merge) -> None:
            WHERE order_id = $1 AND status = ANY($2::text[])""",
         change.order["id"], list(OPEN_ASSIGNMENT),
     )  # fmt: skip
-    change.order_updates["merged_into"] = p.into_order_id
-    change.order_updates["closed_at"] = _now()
+    change.order_updates.update(merged_into=p.into_order_id, closed_at=_now(), close_reason="merged")
     change.audit = _plain(p)
 
 

@@ -97,9 +97,12 @@ RULES: dict[Action, Rule] = {
     ),
     Action.REMIND: Rule(Actor.CENTRE, IN_PROGRESS, None),
     Action.SUPERVISE: Rule(Actor.SUPERVISOR, IN_PROGRESS, None),
-    # Not reached: the order keeps waiting for the next attempt.
+    # Not reached: the order waits for the next attempt, and closes as unreachable after the last.
     Action.VISIT: Rule(
-        Actor.CENTRE, frozenset({S.AWAITING_VISIT}), S.VISITED, frozenset({S.VISITED, S.REOPENED, S.AWAITING_VISIT})
+        Actor.CENTRE,
+        frozenset({S.AWAITING_VISIT}),
+        S.VISITED,
+        frozenset({S.VISITED, S.REOPENED, S.AWAITING_VISIT, S.CLOSED}),
     ),
     Action.CLOSE: Rule(Actor.CENTRE, frozenset({S.VISITED, S.RESOLVED_DIRECTLY}), S.CLOSED),
     Action.MERGE: Rule(Actor.CENTRE, frozenset({S.RECEIVED, S.DISPATCHED}), S.MERGED),
