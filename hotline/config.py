@@ -8,10 +8,10 @@ embedded server" (see :mod:`hotline.embedded`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Role = Literal["api", "ami", "clock", "outbox"]
 
@@ -35,8 +35,14 @@ class Settings(BaseSettings):
     pool_max: int = Field(default=20, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
-    roles: list[Role] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
+    # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
+    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
     timezone: str = "Asia/Shanghai"
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _split_roles(cls, v: object) -> object:
+        return [part.strip() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
 
     @field_validator("database_url")
     @classmethod
