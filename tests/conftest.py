@@ -102,24 +102,26 @@ async def _drop(admin_url: str, name: str) -> None:
         await admin.close()
 
 
+async def _fresh_database(servers: Embedded, template: str) -> AsyncIterator[str]:
+    assert servers.database_url
+    name = f"hotline_t_{uuid.uuid4().hex[:12]}"
+    await _clone(servers.database_url, template, name)
+    yield _with_database(servers.database_url, name)
+    await _drop(servers.database_url, name)
+
+
 @pytest.fixture
 async def database_url(servers: Embedded, template_db: str) -> AsyncIterator[str]:
     """URL of a fresh, migrated, empty database for this test alone."""
-    assert servers.database_url
-    name = f"hotline_t_{uuid.uuid4().hex[:12]}"
-    await _clone(servers.database_url, template_db, name)
-    yield _with_database(servers.database_url, name)
-    await _drop(servers.database_url, name)
+    async for url in _fresh_database(servers, template_db):
+        yield url
 
 
 @pytest.fixture
 async def seeded_database_url(servers: Embedded, seeded_template_db: str) -> AsyncIterator[str]:
     """URL of a fresh database holding the 徐州 demo data, for this test alone."""
-    assert servers.database_url
-    name = f"hotline_t_{uuid.uuid4().hex[:12]}"
-    await _clone(servers.database_url, seeded_template_db, name)
-    yield _with_database(servers.database_url, name)
-    await _drop(servers.database_url, name)
+    async for url in _fresh_database(servers, seeded_template_db):
+        yield url
 
 
 @pytest.fixture
