@@ -67,8 +67,31 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         emb.close()
     print(
         f"seeded {result.divisions} divisions, {result.categories} categories, {result.units} units, "
-        f"{result.users} users (password for every demo user: {DEMO_PASSWORD})"
+        f"{result.rules} dispatch rules, {result.users} users (password for every demo user: {DEMO_PASSWORD})"
     )
+    return 0
+
+
+def cmd_import_divisions(settings: Settings, args: argparse.Namespace) -> int:
+    from dispatch.divisions import import_divisions
+    from dispatch.errors import DivisionFileError
+
+    settings, emb = _settings_with_servers(settings)
+
+    async def run(conn: asyncpg.Connection):
+        await db.migrate(conn)
+        return await import_divisions(conn, Path(args.file))
+
+    try:
+        result = asyncio.run(_with_conn(settings.database_url, run))
+    except DivisionFileError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for line, problem in exc.problems[:50]:
+            print(f"  line {line}: {problem}", file=sys.stderr)
+        return 2
+    finally:
+        emb.close()
+    print(f"{result.total} divisions: {result.inserted} new, {result.updated} updated, {result.unchanged} unchanged")
     return 0
 
 
@@ -104,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="load 徐州 divisions, categories, units and demo users")
     seed.add_argument("--divisions", help="division CSV (default: the bundled 徐州市 file)")
     seed.set_defaults(fn=cmd_seed_demo)
+    imp = sub.add_parser("import-divisions", help="load a division CSV (code,name,level,parent_code)")
+    imp.add_argument("file")
+    imp.set_defaults(fn=cmd_import_divisions)
     return parser
 
 

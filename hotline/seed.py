@@ -10,6 +10,9 @@ from pathlib import Path
 
 import asyncpg
 
+from dispatch.divisions import import_divisions
+from dispatch.errors import DuplicateRule
+from dispatch.rules import add_rule
 from hotline.auth import create_user
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,7 @@ class SeedResult:
     categories: int
     units: int
     users: int
+    rules: int
 
 
 async def upsert_unit(
@@ -186,23 +190,6 @@ async def seed_users(conn: asyncpg.Connection) -> int:
     return len(USERS)
 
 
-async def import_divisions(conn: asyncpg.Connection, path: Path) -> int:  # TEMPORARY until dispatch.divisions lands
-    import csv
-
-    with path.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        await conn.execute(
-            """INSERT INTO divisions (code, name, level, parent_code) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name""",
-            r["code"],
-            r["name"],
-            r["level"],
-            r["parent_code"] or None,
-        )
-    return len(rows)
-
-
 async def seed_demo(conn: asyncpg.Connection, divisions_csv: Path) -> SeedResult:
     async with conn.transaction():
         imported = await import_divisions(conn, divisions_csv)
@@ -210,13 +197,25 @@ async def seed_demo(conn: asyncpg.Connection, divisions_csv: Path) -> SeedResult
         categories = await seed_categories(conn)
         units = await seed_units(conn, city_code)
         users = await seed_users(conn)
-    log.info("demo data seeded", extra={"units": units, "users": users})
-    return SeedResult(divisions=_count(imported), categories=categories, units=units, users=users)
+        rules = await seed_rules(conn, city_code)
+    log.info("demo data seeded", extra={"units": units, "users": users, "rules": rules})
+    return SeedResult(imported.total, categories, units, users, rules)
 
 
-def _count(imported: object) -> int:
-    for attr in ("total", "count", "imported"):
-        value = getattr(imported, attr, None)
-        if isinstance(value, int):
-            return value
-    return int(imported) if isinstance(imported, int) else 0
+# Topics a district handles itself, through its hub (which sends them down to the street).
+DISTRICT_TOPICS = ["0101", "0103", "0301"]
+
+
+async def seed_rules(conn: asyncpg.Connection, city_code: str) -> int:
+    """The dispatch list: each city agency takes its topics city-wide; city appearance (市容),
+    property management and noise go to the district hub of the place."""
+    wanted: list[tuple[str, str, str]] = [(cat, "", code) for code, _, cats in CITY_AGENCIES for cat in cats]
+    for d in await conn.fetch("SELECT code FROM divisions WHERE parent_code = $1 ORDER BY code", city_code):
+        wanted += [(cat, d["code"], f"hub.{d['code']}") for cat in DISTRICT_TOPICS]
+    for category, prefix, unit_code in wanted:
+        unit_id = await conn.fetchval("SELECT id FROM units WHERE code = $1", unit_code)
+        try:
+            await add_rule(conn, unit_id=unit_id, category_code=category, division_prefix=prefix)
+        except DuplicateRule:
+            pass  # seeded before: the seed is idempotent
+    return len(wanted)

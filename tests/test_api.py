@@ -74,8 +74,16 @@ async def test_dispatch_sign_reply_through_the_api_and_units_see_masked_numbers(
     huanglou = await anon.login("huanglou")
     _, order = await agent.request("POST", "/api/orders", json=ORDER)
     oid = order["id"]
+    hub_id = await _unit_id(seeded_database_url, "hub.320302")
     status, body = await agent.request(
         "POST", f"/api/orders/{oid}/actions/dispatch", json={"unit_id": cgj_id, "version": 1}
+    )
+    assert_error(status, body, 422, "invalid_input")  # the engine says 鼓楼区's hub: overriding needs a reason
+    assert body["error"]["details"]["suggested_unit_id"] == hub_id
+    status, body = await agent.request(
+        "POST",
+        f"/api/orders/{oid}/actions/dispatch",
+        json={"unit_id": cgj_id, "version": 1, "override_reason": "涉及市管道路，由市城管局直接处理"},
     )
     assert status == 200 and body["status"] == "dispatched", body
     status, seen = await cgj.request("GET", f"/api/orders/{oid}")

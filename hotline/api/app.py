@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from dispatch.engine import Router
 from hotline import db
-from hotline.api import desktop, health, orders, session
+from hotline.api import desktop, health, orders, routing, session
 from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
@@ -33,6 +34,13 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
     await pool.close()
 
 
+async def _router(app: web.Application) -> AsyncIterator[None]:
+    """One routing engine per process; it reloads itself when the dispatch data changes."""
+    async with app[POOL].acquire() as conn:
+        app[SERVICES].router = await Router.load(conn)
+    yield
+
+
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.redis_url
@@ -49,9 +57,11 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[SERVICES] = Services()
     app.cleanup_ctx.append(_postgres)
+    app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
+    app.add_routes(routing.routes)
     desktop.setup(app)
     return app

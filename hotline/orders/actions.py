@@ -18,6 +18,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
+from dispatch.engine import Decision, Router
 from hotline import bus
 from hotline.auth import Principal
 from hotline.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, StaleVersion
@@ -72,6 +73,8 @@ class Services:
     on_assignment: DeadlineHook | None = None
     # When a reply accepted by the centre must be visited by.
     visit_due: VisitDue = _two_days_later
+    # The routing engine; when set, a dispatch that departs from its suggestion needs a reason.
+    router: Router | None = None
 
 
 @dataclass
@@ -329,6 +332,20 @@ async def _resolve_directly(conn, change: Change, _a, p: m.NoteBody) -> None:
     change.audit = {"note": p.note}
 
 
+async def suggest(
+    conn: asyncpg.Connection, services: Services, order: asyncpg.Record
+) -> tuple[Decision | None, int | None]:
+    """The routing engine's decision for ``order`` and the unit the centre would dispatch to
+    (a street office is reached through its district hub); (None, None) without a router."""
+    if services.router is None:
+        return None, None
+    await services.router.refresh(conn)
+    decision = services.router.route(order)
+    if not decision.routed:
+        return decision, None
+    return decision, decision.via_unit_id if decision.level == "street" else decision.unit_id
+
+
 async def _dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
     unit = await _active_unit(conn, p.unit_id)
     if unit["kind"] == "centre":
@@ -340,11 +357,24 @@ async def _dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         )
     if p.unit_id in p.assist_unit_ids:
         raise InvalidInput("the lead unit cannot also assist", {"unit_id": p.unit_id})
-    if change.to_status is Status.DISPATCHED and change.order["status"] == Status.REOPENED:
+    decision, suggested = await suggest(conn, change.services, change.order)
+    overridden = suggested is not None and suggested != p.unit_id
+    if overridden and not p.override_reason:
+        raise InvalidInput(
+            "the routing engine suggests another unit; dispatching elsewhere needs override_reason",
+            {"suggested_unit_id": suggested, "reasons": decision.reasons if decision else []},
+        )
+    if change.order["status"] == Status.REOPENED:
         topic = "order.reopened"
     else:
         topic = "order.dispatched"
-    route_note = {"route": p.route, "override_reason": p.override_reason, "note": p.note}
+    route_note = {
+        "decision": decision.as_dict() if decision else None,
+        "suggested_unit_id": suggested,
+        "overridden": overridden,
+        "override_reason": p.override_reason if overridden else None,
+        "note": p.note,
+    }
     lead = await _new_assignment(conn, change, unit, "lead", None, None, route_note)
     change.assignment_id = lead["id"]
     assists = []
@@ -352,7 +382,13 @@ async def _dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         assist_unit = await _active_unit(conn, assist_id)
         a = await _new_assignment(conn, change, assist_unit, "assist", None, None, route_note)
         assists.append(a["id"])
-    change.audit = {**_plain(p), "assignment_id": lead["id"], "assist_assignment_ids": assists}
+    change.audit = {
+        **_plain(p),
+        "assignment_id": lead["id"],
+        "assist_assignment_ids": assists,
+        "suggested_unit_id": suggested,
+        "overridden": overridden,
+    }
     for unit_id, assignment_id in [(unit["id"], lead["id"]), *zip(p.assist_unit_ids, assists, strict=False)]:
         change.outbox.append((topic, unit_id, _push_payload(change.order, assignment_id, topic)))
         change.live_units.add(unit_id)

@@ -46,8 +46,7 @@ class Dispatch(ActionBody):
     unit_id: int
     assist_unit_ids: list[int] = Field(default_factory=list, max_length=10)
     note: ShortText = ""
-    # The routing decision the agent accepted, or why it was overridden.
-    route: dict | None = None
+    # Required when unit_id is not the routing engine's suggestion (GET /api/orders/{id}/route).
     override_reason: Reason | None = None
 
 

@@ -1,0 +1,189 @@
+"""Routing suggestions for agents, and the admin API over units, the dispatch list and aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from dispatch import aliases, rules, units
+from dispatch.engine import RouteRequest
+from dispatch.forms import Alias
+from hotline.api.body import json_response, parse, parse_query
+from hotline.api.keys import POOL, SERVICES
+from hotline.api.middleware import principal
+from hotline.errors import Forbidden, NotFound
+from hotline.orders import actions
+from hotline.orders.models import Kind
+
+routes = web.RouteTableDef()
+
+
+class RouteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category_code: Annotated[str, StringConstraints(pattern=r"^([0-9]{2})+$")] | None = None
+    kind: Kind | None = None
+    address: Annotated[str, StringConstraints(max_length=500)] = ""
+    division_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,12}$")] | None = None
+    content: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class NewUnit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    level: Literal["city", "district", "street"]
+    kind: Literal["hub", "agency", "office"] = "agency"
+    parent_id: int | None = None
+    division_code: str | None = None
+    webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=500)] | None = None
+
+
+class NewRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: int
+    category_code: str | None = None
+    division_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9]*$", max_length=12)] = ""
+    kind: Kind | None = None
+    role: Literal["lead", "assist"] = "lead"
+    note: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class NewAlias(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=50)]
+    division_code: str
+    kind: Literal["short", "former", "community", "landmark"] = "short"
+    note: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class UnitQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["city", "district", "street"] | None = None
+    active: bool | None = None
+
+
+class RuleQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: int | None = None
+    category_code: str | None = None
+
+
+def _alias(a: Alias) -> dict:
+    return {"id": a.id, "alias": a.alias, "division_code": a.division_code, "kind": a.kind, "note": a.note}
+
+
+def _centre(request: web.Request) -> None:
+    if not principal(request).is_centre:
+        raise Forbidden("routing is for call-centre staff", {"role": principal(request).role})
+
+
+def _admin(request: web.Request) -> None:
+    if principal(request).role != "admin":
+        raise Forbidden("only admins change units and the dispatch list", {"role": principal(request).role})
+
+
+def _id(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit():
+        raise NotFound(f"no such {name.removesuffix('_id')}", {name: raw})
+    return int(raw)
+
+
+@routes.post("/api/route")
+async def preview(request: web.Request) -> web.Response:
+    """What the engine would decide for a draft order (the agent is still typing it)."""
+    _centre(request)
+    q = await parse(request, RouteQuery)
+    router = request.app[SERVICES].router
+    assert router is not None
+    async with request.app[POOL].acquire() as conn:
+        await router.refresh(conn)
+    return json_response(router.route(RouteRequest(**q.model_dump())).as_dict())
+
+
+@routes.get("/api/orders/{order_id}/route")
+async def suggestion(request: web.Request) -> web.Response:
+    _centre(request)
+    async with request.app[POOL].acquire() as conn:
+        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", _id(request, "order_id"))
+        if order is None:
+            raise NotFound("no such order", {"order_id": request.match_info["order_id"]})
+        decision, suggested = await actions.suggest(conn, request.app[SERVICES], order)
+    return json_response({"dispatch_to_unit_id": suggested, "decision": decision.as_dict() if decision else None})
+
+
+@routes.get("/api/admin/units")
+async def list_units(request: web.Request) -> web.Response:
+    q = parse_query(request, UnitQuery)
+    async with request.app[POOL].acquire() as conn:
+        found = await units.list_units(conn, level=q.level, active=q.active)
+    return json_response({"items": [u.as_dict() for u in found]})
+
+
+@routes.post("/api/admin/units")
+async def add_unit(request: web.Request) -> web.Response:
+    _admin(request)
+    body = await parse(request, NewUnit)
+    async with request.app[POOL].acquire() as conn:
+        unit = await units.add_unit(
+            conn, body.code, body.name, body.level, body.kind,
+            parent_id=body.parent_id, division_code=body.division_code, webhook_url=body.webhook_url,
+        )  # fmt: skip
+    return json_response(unit.as_dict(), status=201)
+
+
+@routes.get("/api/admin/rules")
+async def list_rules(request: web.Request) -> web.Response:
+    q = parse_query(request, RuleQuery)
+    async with request.app[POOL].acquire() as conn:
+        found = await rules.list_rules(conn, unit_id=q.unit_id, category_code=q.category_code)
+    return json_response({"items": [r.as_dict() for r in found]})
+
+
+@routes.post("/api/admin/rules")
+async def add_rule(request: web.Request) -> web.Response:
+    _admin(request)
+    body = await parse(request, NewRule)
+    async with request.app[POOL].acquire() as conn:
+        rule = await rules.add_rule(conn, **body.model_dump())
+    return json_response(rule.as_dict(), status=201)
+
+
+@routes.delete("/api/admin/rules/{rule_id}")
+async def remove_rule(request: web.Request) -> web.Response:
+    _admin(request)
+    async with request.app[POOL].acquire() as conn:
+        rule = await rules.remove_rule(conn, _id(request, "rule_id"))
+    return json_response(rule.as_dict())
+
+
+@routes.get("/api/admin/aliases")
+async def list_aliases(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        found = await aliases.list_aliases(conn, request.query.get("division_code"))
+    return json_response({"items": [_alias(a) for a in found]})
+
+
+@routes.post("/api/admin/aliases")
+async def add_alias(request: web.Request) -> web.Response:
+    _admin(request)
+    body = await parse(request, NewAlias)
+    async with request.app[POOL].acquire() as conn:
+        a = await aliases.add_alias(conn, body.alias, body.division_code, body.kind, body.note)
+    return json_response(_alias(a), status=201)
+
+
+@routes.delete("/api/admin/aliases/{alias_id}")
+async def remove_alias(request: web.Request) -> web.Response:
+    _admin(request)
+    async with request.app[POOL].acquire() as conn:
+        a = await aliases.remove_alias(conn, _id(request, "alias_id"))
+    return json_response(_alias(a))
