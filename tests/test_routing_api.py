@@ -126,3 +126,21 @@ async def test_units_list_and_handlers_cannot_route(anon: Client) -> None:
     cgj = await anon.login("cgj")
     status, body = await cgj.request("POST", "/api/route", json={})
     assert_error(status, body, 403, "forbidden")
+
+
+async def test_hub_is_told_which_street_office_to_send_down_to(anon: Client, seeded_database_url: str) -> None:
+    agent = await anon.login("agent1001")
+    hub_handler = await anon.login("gulou")
+    hub, street = await _ids(seeded_database_url, "hub.320302", "street.320302001")
+    order_body = {**NOISE, "address": "鼓楼区黄楼街道中山北路88号"}
+    _, order = await agent.request("POST", "/api/orders", json=order_body)
+    status, body = await hub_handler.request("GET", f"/api/orders/{order['id']}/route")
+    assert_error(status, body, 403, "forbidden")  # not the hub's order yet
+    await agent.request("POST", f"/api/orders/{order['id']}/actions/dispatch", json={"unit_id": hub})
+    status, body = await hub_handler.request("GET", f"/api/orders/{order['id']}/route")
+    assert status == 200 and body["dispatch_to_unit_id"] == street, body
+    await hub_handler.request("POST", f"/api/orders/{order['id']}/actions/sign", json={})
+    status, body = await hub_handler.request(
+        "POST", f"/api/orders/{order['id']}/actions/redispatch", json={"unit_id": street}
+    )
+    assert status == 200 and body["status"] == "dispatched", body

@@ -111,13 +111,36 @@ async def preview(request: web.Request) -> web.Response:
 
 @routes.get("/api/orders/{order_id}/route")
 async def suggestion(request: web.Request) -> web.Response:
-    _centre(request)
+    """Where to dispatch: for the centre, the engine's unit; for a hub holding the order, the
+    office under it that covers the place the engine resolved (二次派单)."""
+    p = principal(request)
     async with request.app[POOL].acquire() as conn:
         order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", _id(request, "order_id"))
         if order is None:
             raise NotFound("no such order", {"order_id": request.match_info["order_id"]})
         decision, suggested = await actions.suggest(conn, request.app[SERVICES], order)
+        if not p.is_centre:
+            suggested = await _below_hub(conn, p.unit_id, order["id"], decision.division_code if decision else None)
     return json_response({"dispatch_to_unit_id": suggested, "decision": decision.as_dict() if decision else None})
+
+
+async def _below_hub(conn, hub_id: int | None, order_id: int, division_code: str | None) -> int | None:
+    holds = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM assignments a JOIN units u ON u.id = a.unit_id
+                          WHERE a.order_id = $1 AND a.unit_id = $2 AND u.kind = 'hub'
+                            AND a.status IN ('dispatched', 'signed'))""",
+        order_id,
+        hub_id,
+    )
+    if not holds:
+        raise Forbidden("only the hub holding this order asks where to send it down", {"order_id": order_id})
+    if not division_code:
+        return None
+    return await conn.fetchval(
+        "SELECT id FROM units WHERE parent_id = $1 AND active AND division_code = $2 ORDER BY id LIMIT 1",
+        hub_id,
+        division_code,
+    )
 
 
 @routes.get("/api/admin/units")
