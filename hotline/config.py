@@ -38,11 +38,24 @@ class Settings(BaseSettings):
     # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
     roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
     timezone: str = "Asia/Shanghai"
+    # Asterisk nodes, e.g. ami://hotline:secret@10.0.0.5:5038/pbx1,ami://…/pbx2 (see adapters/ami/config.py).
+    ami_nodes: str = ""
 
     @field_validator("roles", mode="before")
     @classmethod
     def _split_roles(cls, v: object) -> object:
         return [part.strip() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
+
+    @field_validator("ami_nodes")
+    @classmethod
+    def _ami_nodes_parse(cls, v: str) -> str:
+        from adapters.ami.config import AmiConfigError, parse_nodes
+
+        try:
+            parse_nodes(v)
+        except AmiConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("database_url")
     @classmethod

@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from adapters.ami.adapter import AmiAdapter
+from adapters.ami.config import parse_nodes
 from dispatch.engine import Router
 from hotline import db
-from hotline.api import desktop, health, orders, routing, session
+from hotline.api import calls, desktop, health, orders, routing, session
 from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
+from hotline.api.workers import add_worker
 from hotline.config import Settings
 from hotline.orders.actions import Services
 
@@ -51,6 +54,11 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
+def _ami_adapter(app: web.Application) -> AmiAdapter | None:
+    nodes = parse_nodes(app[SETTINGS].ami_nodes)
+    return AmiAdapter(nodes, app[POOL], app[REDIS]) if nodes else None
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
@@ -59,9 +67,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
+    add_worker(app, "ami", _ami_adapter)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
     app.add_routes(routing.routes)
+    app.add_routes(calls.routes)
     desktop.setup(app)
     return app

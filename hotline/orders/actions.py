@@ -98,7 +98,10 @@ class Change:
 # ---------------------------------------------------------------- create
 
 
-async def create_order(pool: asyncpg.Pool, services: Services, principal: Principal, data: m.NewOrder) -> dict:
+async def create_order(
+    pool: asyncpg.Pool, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
+) -> dict:
+    """Take in an order (受理); ``call_id`` links the call record it was taken on."""
     if not principal.is_centre:
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     async with pool.acquire() as conn, conn.transaction():
@@ -113,12 +116,12 @@ async def create_order(pool: asyncpg.Pool, services: Services, principal: Princi
             order = await conn.fetchrow(
                 """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
                        urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                       status, created_by)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15)
+                       status, created_by, call_id)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16)
                    RETURNING *""",
                 number, data.kind, data.category_code, data.title, data.content, data.address,
                 data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-                data.contact_allowed, data.channel, data.call_linkedid, principal.user_id,
+                data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id,
             )  # fmt: skip
         except asyncpg.ForeignKeyViolationError as exc:
             raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None

@@ -1,0 +1,119 @@
+"""The AMI adapter: one session per Asterisk node, one writer, one screen-pop worker.
+
+Wiring (e.g. from the app's cleanup context)::
+
+    adapter = AmiAdapter(parse_nodes(os.environ["HOTLINE_AMI_NODES"]), pool, redis)
+    await adapter.start()
+    ...
+    await adapter.stop()
+
+``start`` adopts the calls a previous process left open, then starts the tasks;
+``stop`` cancels the sessions, lets the writer commit what it holds (bounded by
+``flush_timeout``), then cancels and awaits every task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from adapters.ami.config import AmiNode
+from adapters.ami.interpreter import Interpreter
+from adapters.ami.protocol import HotlineAMIProtocol
+from adapters.ami.screenpop import ScreenPop
+from adapters.ami.session import NodeSession
+from adapters.ami.store import load_open_calls
+from adapters.ami.writer import CallWriter
+
+log = logging.getLogger(__name__)
+
+
+class AmiAdapter:
+    def __init__(
+        self,
+        nodes: Sequence[AmiNode],
+        pool: asyncpg.Pool,
+        redis: aioredis.Redis | None,
+        *,
+        flush_timeout: float = 5.0,
+        protocol_factory: type[HotlineAMIProtocol] = HotlineAMIProtocol,
+    ) -> None:
+        names = [n.name for n in nodes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"AMI node names must be unique: {names}")
+        self.nodes = list(nodes)
+        self._pool = pool
+        self._flush_timeout = flush_timeout
+        self._protocol_factory = protocol_factory
+        self.screenpop = ScreenPop(pool, redis)
+        self.writer = CallWriter(pool, on_answered=self.screenpop.submit)
+        self.sessions: dict[str, NodeSession] = {}
+        self._session_tasks: list[asyncio.Task[None]] = []
+        self._worker_tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if self._session_tasks or self._worker_tasks:
+            raise RuntimeError("AmiAdapter already started")
+        for node in self.nodes:
+            interpreter = Interpreter(node.name)
+            async with self._pool.acquire() as conn:
+                left_open = await load_open_calls(conn, node.name)
+            interpreter.adopt(left_open)
+            if left_open:
+                log.warning(
+                    "adopted calls left open by an earlier run", extra={"node": node.name, "calls": len(left_open)}
+                )
+            self.sessions[node.name] = NodeSession(
+                node, interpreter, self.writer.submit, protocol_factory=self._protocol_factory
+            )
+        self._worker_tasks = [
+            self._spawn(self.writer.run(), "ami-writer"),
+            self._spawn(self.screenpop.run(), "ami-screenpop"),
+        ]
+        self._session_tasks = [self._spawn(s.run(), f"ami-session-{name}") for name, s in self.sessions.items()]
+        log.info("AMI adapter started", extra={"nodes": [n.name for n in self.nodes]})
+
+    async def stop(self) -> None:
+        await _cancel(self._session_tasks)
+        try:
+            await asyncio.wait_for(self.flush(), self._flush_timeout)
+        except TimeoutError:
+            log.error(
+                "AMI adapter stopped before every call change was stored",
+                extra={"pending_changes": self.writer.pending},
+            )
+        await _cancel(self._worker_tasks)
+        self._session_tasks, self._worker_tasks = [], []
+        log.info("AMI adapter stopped", extra={"rows_written": self.writer.rows_written})
+
+    async def flush(self) -> None:
+        """Wait until every change received so far is committed and its screen-pop sent."""
+        await self.writer.join()
+        await self.screenpop.join()
+
+    def status(self) -> dict[str, Any]:
+        """Per-node figures for health checks and metrics."""
+        return {
+            name: {**vars(s.stats), "live_calls": len(s.interpreter.active)} for name, s in self.sessions.items()
+        } | {"_writer": {"pending": self.writer.pending, "rows_written": self.writer.rows_written}}
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_report_death)
+        return task
+
+
+def _report_death(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("AMI adapter task died", extra={"task": task.get_name()}, exc_info=task.exception())
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

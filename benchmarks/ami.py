@@ -1,0 +1,173 @@
+"""AMI adapter throughput: events per second into PostgreSQL, beside panoramisk's bare parse rate.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres /tmp/venv/bin/python benchmarks/ami.py [--rounds 10]
+
+burst.ami (120 calls in 10 s, ~7,000 events) is repeated ``--rounds`` times with
+distinct linkedids per round. Measured in the same run, on the same byte stream:
+
+- bare: panoramisk's own ``AMIProtocol.data_received`` over the bytes in 64 KiB
+  reads, dispatching to a no-op (parse only; its lossy decode included);
+- guarded: our ``HotlineAMIProtocol`` the same way (incremental decoder, isolation);
+- adapter: a replay server in a separate process streams the bytes over TCP at full
+  speed; the adapter parses, interprets and upserts every call into a scratch
+  PostgreSQL database (created on DATABASE_URL's server, migrated, dropped after).
+  Timed from start() until every event is received and every row committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from panoramisk.ami_protocol import AMIProtocol
+
+from adapters.ami.adapter import AmiAdapter
+from adapters.ami.config import AmiNode
+from adapters.ami.protocol import HotlineAMIProtocol
+from adapters.ami.trace import load_trace, retagged
+from hotline import db
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACE = ROOT.parent / "shared" / "ami-traces" / "burst.ami"
+READ = 64 * 1024
+
+
+class _Sink:
+    forgetable_actions = ("ping",)
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.awaiting_actions: list[Any] = []
+
+    def dispatch(self, event: Any) -> None:
+        self.events += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+class _Transport:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def parse_rate(factory: type[AMIProtocol], data: bytes, expected: int, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        protocol = factory()
+        protocol.connection_made(_Transport())  # type: ignore[arg-type]
+        sink = _Sink()
+        protocol.factory = sink
+        protocol.encoding = "utf8"
+        start = time.perf_counter()
+        for i in range(0, len(data), READ):
+            protocol.data_received(data[i : i + READ])
+        best = min(best, time.perf_counter() - start)
+        assert sink.events == expected, (factory.__name__, sink.events, expected)
+    return expected / best
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_replay(rounds: int) -> tuple[subprocess.Popen[str], int]:
+    """The replay server in its own process, so it does not share the adapter's event loop."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "adapters.ami.replay", str(TRACE), "--port", str(port), "--speed", "0",
+         "--rounds", str(rounds), "--username", "bench", "--secret", "bench"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert server.stdout is not None
+    server.stdout.readline()  # "AMI replay of … on host:port": listening
+    return server, port
+
+
+async def adapter_rate(admin_url: str, port: int, expected_events: int) -> tuple[float, float, int]:
+    name = f"hotline_bench_ami_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    pool: asyncpg.Pool | None = None
+    try:
+        url = _with_database(admin_url, name)
+        conn = await asyncpg.connect(url)
+        await db.migrate(conn)
+        await conn.close()
+        pool = await db.create_pool(url, min_size=2, max_size=4)
+        node = AmiNode(name="bench", host="127.0.0.1", port=port, username="bench", secret="bench", action_timeout=30)
+        adapter = AmiAdapter([node], pool, None)
+        start = time.perf_counter()
+        await adapter.start()
+        session = adapter.sessions["bench"]
+        all_received = asyncio.Event()
+        session.manager.register_event(
+            "*", lambda _m, _e: all_received.set() if session.stats.events >= expected_events else None
+        )
+        await all_received.wait()
+        received = time.perf_counter() - start
+        await adapter.flush()
+        stored = time.perf_counter() - start
+        await adapter.stop()
+        rows = await pool.fetchval("SELECT count(*) FROM calls WHERE state = 'ended'")
+        return expected_events / received, expected_events / stored, rows
+    finally:
+        if pool is not None:
+            await pool.close()
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    admin_url = os.environ.get("DATABASE_URL")
+    if not admin_url:
+        sys.exit("set DATABASE_URL to a PostgreSQL server (a scratch database is created there and dropped)")
+    trace = retagged(load_trace(TRACE), args.rounds)
+    data = trace.banner + b"".join(m.raw for m in trace.stream)
+    events = len(trace.stream)
+    calls = sum(1 for m in trace.stream if m.event == "QueueCallerJoin")
+    print(f"burst.ami x {args.rounds} rounds: {events:,} events, {calls:,} calls, {len(data) / 1e6:.1f} MB")
+
+    bare = parse_rate(AMIProtocol, data, events)
+    guarded = parse_rate(HotlineAMIProtocol, data, events)
+    server, port = start_replay(args.rounds)
+    try:
+        received, stored, rows = asyncio.run(adapter_rate(admin_url, port, events))
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert rows == calls, f"{rows} call rows stored, {calls} expected"
+
+    print(f"{'panoramisk AMIProtocol, parse only':<48}{bare:>12,.0f} events/s   1.00")
+    print(f"{'HotlineAMIProtocol, parse only':<48}{guarded:>12,.0f} events/s   {guarded / bare:.2f}")
+    print(f"{'adapter over TCP, events received':<48}{received:>12,.0f} events/s   {received / bare:.2f}")
+    label = f"adapter over TCP, all {rows:,} calls committed"
+    print(f"{label:<48}{stored:>12,.0f} events/s   {stored / bare:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Calls and the orders taken on them: the agent opens an order on the call they answered,
+with the caller's number and name filled in from the call record."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hotline.api.body import json_object, json_response
+from hotline.api.keys import POOL, SERVICES
+from hotline.api.middleware import principal
+from hotline.errors import Forbidden, NotFound
+from hotline.orders import actions
+from hotline.orders.models import NewOrder
+from hotline.orders.views import row_dict
+
+routes = web.RouteTableDef()
+
+
+def _call_id(request: web.Request) -> int:
+    raw = request.match_info["call_id"]
+    if not raw.isdigit():
+        raise NotFound("no such call", {"call_id": raw})
+    return int(raw)
+
+
+def _centre_only(request: web.Request) -> None:
+    if not principal(request).is_centre:
+        raise Forbidden("call records are for call-centre staff", {"role": principal(request).role})
+
+
+@routes.get("/api/calls/{call_id}")
+async def get_call(request: web.Request) -> web.Response:
+    _centre_only(request)
+    call_id = _call_id(request)
+    async with request.app[POOL].acquire() as conn:
+        call = await conn.fetchrow("SELECT * FROM calls WHERE id = $1", call_id)
+        if call is None:
+            raise NotFound("no such call", {"call_id": call_id})
+        orders = await conn.fetch(
+            "SELECT id, number, kind, status, created_at FROM work_orders WHERE call_id = $1 ORDER BY id", call_id
+        )
+    return json_response({**row_dict(call), "orders": [row_dict(o) for o in orders]})
+
+
+@routes.post("/api/calls/{call_id}/order")
+async def order_from_call(request: web.Request) -> web.Response:
+    _centre_only(request)
+    call_id = _call_id(request)
+    body = await json_object(request)
+    async with request.app[POOL].acquire() as conn:
+        call = await conn.fetchrow("SELECT linkedid, caller_number, caller_name FROM calls WHERE id = $1", call_id)
+    if call is None:
+        raise NotFound("no such call", {"call_id": call_id})
+    # What the agent typed wins; the call fills in what they left out.
+    prefill = {"caller_number": call["caller_number"], "caller_name": call["caller_name"], "channel": "phone"}
+    for key, value in prefill.items():
+        if body.get(key) in (None, "") and value:
+            body[key] = value
+    body["call_linkedid"] = call["linkedid"]
+    data = NewOrder.model_validate(body)
+    order = await actions.create_order(request.app[POOL], request.app[SERVICES], principal(request), data, call_id)
+    return json_response(order, status=201)
