@@ -16,6 +16,8 @@ from hotline.seed import DEMO_PASSWORD
 
 @asynccontextmanager
 async def running_server(database_url: str, redis_url: str, **settings: Any) -> AsyncIterator[str]:
+    """The API alone unless ``roles`` says otherwise: tests start the workers they exercise."""
+    settings.setdefault("roles", ["api"])
     app = create_app(Settings(database_url=database_url, redis_url=redis_url, **settings))
     runner = web.AppRunner(app)
     await runner.setup()

@@ -27,7 +27,7 @@ async def test_answered_call_pops_on_the_agents_desktop_and_becomes_an_order(
     # Asterisk is "down" until the desktop is subscribed: the adapter keeps retrying meanwhile.
     nodes = f"ami://{USER}:{SECRET}@127.0.0.1:{port}/pbx1?ping_interval=5&reconnect_min=0.05&reconnect_max=0.2"
     try:
-        async with running_server(seeded_database_url, redis_url, ami_nodes=nodes) as base:
+        async with running_server(seeded_database_url, redis_url, ami_nodes=nodes, roles=["api", "ami"]) as base:
             async with aiohttp.ClientSession() as session:
                 agent = await Client(session, base).login("agent1001")
                 async with session.ws_connect(f"{base}/api/desktop/ws?token={agent.token}") as ws:

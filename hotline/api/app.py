@@ -11,9 +11,11 @@ from aiohttp import web
 
 from adapters.ami.adapter import AmiAdapter
 from adapters.ami.config import parse_nodes
+from adapters.webhook.config import RelayConfig
+from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
 from hotline import db
-from hotline.api import calls, desktop, health, orders, routing, session
+from hotline.api import agency_auth, calls, desktop, health, openapi, orders, outbox, routing, session, units
 from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
@@ -59,6 +61,10 @@ def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     return AmiAdapter(nodes, app[POOL], app[REDIS]) if nodes else None
 
 
+def _outbox_relay(app: web.Application) -> OutboxRelay:
+    return OutboxRelay(app[POOL], RelayConfig())
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
@@ -68,10 +74,15 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
     add_worker(app, "ami", _ami_adapter)
+    add_worker(app, "outbox", _outbox_relay)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
     app.add_routes(routing.routes)
     app.add_routes(calls.routes)
+    app.add_routes(units.routes)
+    app.add_routes(agency_auth.routes)
+    app.add_routes(outbox.routes)
+    app.add_routes(openapi.routes)
     desktop.setup(app)
     return app

@@ -55,6 +55,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS or not request.path.startswith("/api/"):
         return await handler(request)
+    # Agency systems sign their callbacks (HMAC) instead of sending a token. Imported here:
+    # agency_auth imports this module.
+    from hotline.api import agency_auth
+
+    if "Authorization" not in request.headers and agency_auth.is_signed(request):
+        request[PRINCIPAL] = await agency_auth.verify(request)
+        return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -1,0 +1,1 @@
+"""Agency systems at the edge: signed callbacks in (``callbacks``), signed pushes out (``relay``)."""

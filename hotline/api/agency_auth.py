@@ -1,0 +1,152 @@
+"""HMAC-signed requests from agency systems, and the admin routes over their keys.
+
+An agency system has no user: a request signed with one of its unit's keys (see
+``adapters.webhook.signing`` for the scheme) becomes a ``Principal`` with no user id,
+role ``handler`` and the key's unit. Signed requests are accepted only on the unit
+callback API (``/api/units/me``); bearer tokens keep working there too.
+
+Checks, cheapest first: headers present and well formed, timestamp within five minutes,
+key known and active, signature (constant-time compare), then the nonce, claimed in
+Redis with SET NX so every process shares one replay memory. Each refusal is a 401 whose
+``details.reason`` names the check (``stale_timestamp``, ``nonce_reused``, ...). If Redis
+is down, signed requests are refused with 503 rather than let a replay through.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from adapters.webhook import keystore, signing
+from hotline.api.body import json_response
+from hotline.api.keys import POOL, REDIS
+from hotline.api.middleware import principal
+from hotline.auth import Principal
+from hotline.errors import Forbidden, NotFound, ServiceUnavailable, Unauthenticated
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+SIGNED_PREFIX = "/api/units/me"
+NONCE_PREFIX = "hotline:nonce:"
+# The key id a signed request was verified with; absent for bearer-token requests.
+SIGNED_KEY = web.RequestKey("signed_key_id", str)
+
+
+class SignatureRejected(Unauthenticated):
+    """A signed request failed a check; ``details.reason`` is a ``signing.Refusal`` value."""
+
+    code = "signature_rejected"
+
+
+class ReplayCheckUnavailable(ServiceUnavailable):
+    code = "replay_check_unavailable"
+
+
+def is_signed(request: web.Request) -> bool:
+    """Does the request try HMAC (any of our signing headers), rather than a bearer token?"""
+    return signing.KEY_HEADER in request.headers or signing.SIGNATURE_HEADER in request.headers
+
+
+def signed_key(request: web.Request) -> str | None:
+    return request.get(SIGNED_KEY)
+
+
+async def verify(request: web.Request) -> Principal:
+    """The unit behind a signed request; SignatureRejected (401) when any check fails."""
+    try:
+        if request.path != SIGNED_PREFIX and not request.path.startswith(SIGNED_PREFIX + "/"):
+            raise signing.SignatureRefused(
+                signing.Refusal.NOT_SIGNABLE,
+                f"signed requests are accepted only under {SIGNED_PREFIX}; elsewhere send a bearer token",
+                {"path": request.path},
+            )
+        parts = signing.read_headers(request.headers)
+        body = await request.read()
+        async with request.app[POOL].acquire() as conn:
+            key = await keystore.lookup(conn, parts.key_id)
+            if key is None:
+                raise signing.SignatureRefused(signing.Refusal.UNKNOWN_KEY, "unknown key", {"key_id": parts.key_id})
+            if key.revoked_at is not None or not key.unit_active:
+                what = "key revoked" if key.revoked_at is not None else "the key's unit is inactive"
+                raise signing.SignatureRefused(signing.Refusal.REVOKED_KEY, what, {"key_id": parts.key_id})
+            signing.check_signature([key.secret], parts, request.method, request.raw_path, body)
+            await _claim_nonce(request, parts)
+            await keystore.touch(conn, key)
+    except signing.SignatureRefused as exc:
+        log.warning(
+            "signed request refused",
+            extra={"reason": exc.reason.value, "path": request.path, "key_id": request.headers.get(signing.KEY_HEADER)},
+        )
+        raise SignatureRejected(exc.message, {"reason": exc.reason.value, **exc.details}) from None
+    request[SIGNED_KEY] = key.key_id
+    return Principal(None, f"unit:{key.unit_code}", "handler", key.unit_id, key.unit_name)
+
+
+async def _claim_nonce(request: web.Request, parts: signing.SignedParts) -> None:
+    name = f"{NONCE_PREFIX}{parts.key_id}:{parts.nonce}"
+    try:
+        fresh = await request.app[REDIS].set(name, "1", nx=True, ex=signing.NONCE_TTL_SECONDS)
+    except Exception as exc:
+        log.error("nonce store unreachable", extra={"key_id": parts.key_id, "error": type(exc).__name__})
+        raise ReplayCheckUnavailable(
+            "replay protection is unavailable; retry shortly", {"retry_after_seconds": 5}
+        ) from None
+    if not fresh:
+        raise signing.SignatureRefused(
+            signing.Refusal.REPLAYED, "nonce already used; sign every request with a new nonce", {"nonce": parts.nonce}
+        )
+
+
+# ---------------------------------------------------------------- admin: unit keys
+
+
+def _admin(request: web.Request) -> Principal:
+    p = principal(request)
+    if p.role != "admin":
+        raise Forbidden("only admins manage unit keys", {"role": p.role})
+    return p
+
+
+def _unit_id(request: web.Request) -> int:
+    raw = request.match_info["unit_id"]
+    if not raw.isdigit():
+        raise NotFound("no such unit", {"unit_id": raw})
+    return int(raw)
+
+
+@routes.get("/api/admin/units/{unit_id}/keys")
+async def list_unit_keys(request: web.Request) -> web.Response:
+    _admin(request)
+    unit_id = _unit_id(request)
+    async with request.app[POOL].acquire() as conn:
+        if await conn.fetchval("SELECT id FROM units WHERE id = $1", unit_id) is None:
+            raise NotFound("no such unit", {"unit_id": unit_id})
+        return json_response({"items": await keystore.list_keys(conn, unit_id)})
+
+
+@routes.post("/api/admin/units/{unit_id}/keys")
+async def create_unit_key(request: web.Request) -> web.Response:
+    """Issue (rotate) a key: the secret is in this response and never again."""
+    admin = _admin(request)
+    async with request.app[POOL].acquire() as conn:
+        issued = await keystore.create_key(conn, _unit_id(request), admin.user_id)
+    return json_response(
+        {
+            "key_id": issued.key_id,
+            "secret": issued.secret,
+            "unit_id": issued.unit_id,
+            "created_at": issued.created_at.isoformat(),
+            "revoked_key_ids": issued.revoked,
+        },
+        status=201,
+    )
+
+
+@routes.delete("/api/admin/units/{unit_id}/keys/{key_id}")
+async def revoke_unit_key(request: web.Request) -> web.Response:
+    _admin(request)
+    async with request.app[POOL].acquire() as conn:
+        await keystore.revoke_key(conn, _unit_id(request), request.match_info["key_id"])
+    return web.Response(status=204)
