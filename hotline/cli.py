@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from hotline.embedded import EmbeddedUnavailable, ensure_servers
 log = logging.getLogger("hotline")
 # The 徐州市 gazetteer (a copy of ../shared/data/divisions/xuzhou-320300.csv shipped with the package).
 DEFAULT_DIVISIONS = Path(__file__).resolve().parent.parent / "dispatch" / "data" / "xuzhou-320300.csv"
+# A recorded Asterisk 22 session (20 calls into queue "hotline"), shipped for the demo.
+DEFAULT_TRACE = Path(__file__).resolve().parent / "demo" / "basic.ami"
 
 
 def _settings_with_servers(settings: Settings):
@@ -95,6 +98,28 @@ def cmd_import_divisions(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.demo.runner import Demo
+
+    trace = Path(args.trace) if args.trace else DEFAULT_TRACE
+    if not trace.is_file():
+        print(f"error: AMI trace not found: {trace}", file=sys.stderr)
+        return 2
+    settings, emb = _settings_with_servers(settings)
+    settings = settings.model_copy(update={"roles": ["api", "ami", "clock", "outbox"]})
+    if "HOTLINE_LOG_LEVEL" not in os.environ:
+        logging.getLogger().setLevel(logging.WARNING)  # the story on stdout, only trouble on stderr
+    try:
+        result = asyncio.run(Demo(settings, trace, DEFAULT_DIVISIONS, lambda line: print(line, flush=True)).run())
+    finally:
+        emb.close()
+    print()
+    print("\n".join(result.summary))
+    print()
+    print(f"pushes delivered to agency webhooks (deduplicated): {result.pushes_delivered}")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.api.app import create_app
 
@@ -127,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="load 徐州 divisions, categories, units and demo users")
     seed.add_argument("--divisions", help="division CSV (default: the bundled 徐州市 file)")
     seed.set_defaults(fn=cmd_seed_demo)
+    demo = sub.add_parser("demo", help="the whole centre end to end on a fresh hotline_demo database")
+    demo.add_argument("--trace", help="AMI trace to replay (default: the bundled basic.ami)")
+    demo.set_defaults(fn=cmd_demo)
     imp = sub.add_parser("import-divisions", help="load a division CSV (code,name,level,parent_code)")
     imp.add_argument("file")
     imp.set_defaults(fn=cmd_import_divisions)

@@ -1,0 +1,1 @@
+"""``hotline demo``: the whole centre on the embedded servers, end to end, in one command."""
