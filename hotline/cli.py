@@ -11,8 +11,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 from aiohttp import web
@@ -22,6 +23,7 @@ from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
 log = logging.getLogger("hotline")
+T = TypeVar("T")
 # The 徐州市 gazetteer (a copy of ../shared/data/divisions/xuzhou-320300.csv shipped with the package).
 DEFAULT_DIVISIONS = Path(__file__).resolve().parent.parent / "dispatch" / "data" / "xuzhou-320300.csv"
 # A recorded Asterisk 22 session (20 calls into queue "hotline"), shipped for the demo.
@@ -33,18 +35,36 @@ def _settings_with_servers(settings: Settings):
     return settings.model_copy(update={"database_url": emb.database_url, "redis_url": emb.redis_url}), emb
 
 
-async def _with_conn(dsn: str, fn):
-    conn = await asyncpg.connect(dsn)
+def _on_database(settings: Settings, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run ``fn`` on a migrated database (the embedded one when DATABASE_URL is unset)."""
+    settings, emb = _settings_with_servers(settings)
+
+    async def run() -> T:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            await db.migrate(conn)
+            return await fn(conn)
+        finally:
+            await conn.close()
+
     try:
-        return await fn(conn)
+        return asyncio.run(run())
     finally:
-        await conn.close()
+        emb.close()
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     settings, emb = _settings_with_servers(settings)
+
+    async def run() -> list[str]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await db.migrate(conn)
+        finally:
+            await conn.close()
+
     try:
-        applied = asyncio.run(_with_conn(settings.database_url, db.migrate))
+        applied = asyncio.run(run())
     finally:
         emb.close()
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
@@ -58,16 +78,7 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     if not csv.is_file():
         print(f"error: division file not found: {csv}", file=sys.stderr)
         return 2
-    settings, emb = _settings_with_servers(settings)
-
-    async def run(conn: asyncpg.Connection):
-        await db.migrate(conn)
-        return await seed_demo(conn, csv)
-
-    try:
-        result = asyncio.run(_with_conn(settings.database_url, run))
-    finally:
-        emb.close()
+    result = _on_database(settings, lambda conn: seed_demo(conn, csv))
     print(
         f"seeded {result.divisions} divisions, {result.categories} categories, {result.units} units, "
         f"{result.rules} dispatch rules, {result.users} users (password for every demo user: {DEMO_PASSWORD})"
@@ -79,21 +90,13 @@ def cmd_import_divisions(settings: Settings, args: argparse.Namespace) -> int:
     from dispatch.divisions import import_divisions
     from dispatch.errors import DivisionFileError
 
-    settings, emb = _settings_with_servers(settings)
-
-    async def run(conn: asyncpg.Connection):
-        await db.migrate(conn)
-        return await import_divisions(conn, Path(args.file))
-
     try:
-        result = asyncio.run(_with_conn(settings.database_url, run))
+        result = _on_database(settings, lambda conn: import_divisions(conn, Path(args.file)))
     except DivisionFileError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for line, problem in exc.problems[:50]:
             print(f"  line {line}: {problem}", file=sys.stderr)
         return 2
-    finally:
-        emb.close()
     print(f"{result.total} divisions: {result.inserted} new, {result.updated} updated, {result.unchanged} unchanged")
     return 0
 

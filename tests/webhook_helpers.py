@@ -6,60 +6,24 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import asyncpg
-from aiohttp import web
 from yarl import URL
 
 from adapters.webhook import keystore, signing
-from hotline.api import agency_auth, openapi, outbox, units
-from hotline.api.app import create_app
-from hotline.config import Settings
 from hotline.orders.states import Action
+from tests.api_helpers import running_server
 from tests.orders_helpers import SERVICES, do, new_order, unit_id
 
 AUTO = "auto"
 
 
-def build_app(database_url: str, redis_url: str, **settings: Any) -> web.Application:
-    """The app as the lead's create_app builds it, plus this feature's routes (the wiring the lead adds)."""
-    settings.setdefault("roles", ["api"])
-    app = create_app(Settings(database_url=database_url, redis_url=redis_url, **settings))
-    add_missing_routes(app, units.routes, agency_auth.routes, outbox.routes, openapi.routes)
-    return app
-
-
-def add_missing_routes(app: web.Application, *tables: web.RouteTableDef) -> None:
-    """Add each table unless create_app already has it (once the lead wires it in, this adds nothing)."""
-    present = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
-    for table in tables:
-        wanted = {(r.method, openapi.normalize(r.path)) for r in table if isinstance(r, web.RouteDef)}
-        if not wanted & present:
-            app.add_routes(table)
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@asynccontextmanager
-async def callback_server(database_url: str, redis_url: str, **settings: Any) -> AsyncIterator[str]:
-    async with serve(build_app(database_url, redis_url, **settings)) as base:
-        yield base
+# The server with every route, as create_app builds it (API only: tests start the relays they need).
+callback_server = running_server
 
 
 @dataclass(frozen=True)
