@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -70,6 +71,11 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[str
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied_now
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database (query string, e.g. a socket host, kept)."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -13,7 +13,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -26,11 +25,6 @@ from hotline.embedded import Embedded, ensure_servers
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 TEST_REDIS_DB = 13  # keep test keys away from db 0 of a developer's Redis
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +48,7 @@ def template_db(servers: Embedded) -> Iterator[str]:
             await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
-        conn = await asyncpg.connect(_with_database(servers.database_url, name))
+        conn = await asyncpg.connect(db.with_database(servers.database_url, name))
         try:
             await db.migrate(conn)
         finally:
@@ -75,7 +69,7 @@ def seeded_template_db(servers: Embedded, template_db: str) -> Iterator[str]:
         from hotline.seed import seed_demo
 
         await _clone(servers.database_url, template_db, name)
-        conn = await asyncpg.connect(_with_database(servers.database_url, name))
+        conn = await asyncpg.connect(db.with_database(servers.database_url, name))
         try:
             await seed_demo(conn, DEFAULT_DIVISIONS)
         finally:
@@ -106,7 +100,7 @@ async def _fresh_database(servers: Embedded, template: str) -> AsyncIterator[str
     assert servers.database_url
     name = f"hotline_t_{uuid.uuid4().hex[:12]}"
     await _clone(servers.database_url, template, name)
-    yield _with_database(servers.database_url, name)
+    yield db.with_database(servers.database_url, name)
     await _drop(servers.database_url, name)
 
 
@@ -144,7 +138,7 @@ def redis_url(servers: Embedded) -> str:
     url = servers.redis_url
     if url.startswith("unix://"):
         return f"{url}?db={TEST_REDIS_DB}"
-    return _with_database(url, str(TEST_REDIS_DB))
+    return db.with_database(url, str(TEST_REDIS_DB))
 
 
 @pytest.fixture

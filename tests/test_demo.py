@@ -9,7 +9,8 @@ import asyncpg
 
 from hotline.cli import DEFAULT_DIVISIONS, DEFAULT_TRACE
 from hotline.config import Settings
-from hotline.demo.runner import Demo, _database
+from hotline.db import with_database
+from hotline.demo.runner import Demo
 from hotline.embedded import Embedded
 
 
@@ -21,7 +22,7 @@ async def test_demo_runs_the_whole_centre(servers: Embedded, redis_url: str, sha
     settings = Settings(database_url=servers.database_url, redis_url=redis_url, roles=["api", "ami", "clock", "outbox"])
     try:
         result = await Demo(settings, DEFAULT_TRACE, DEFAULT_DIVISIONS, said.append, database=name).run()
-        conn = await asyncpg.connect(_database(servers.database_url, name))
+        conn = await asyncpg.connect(with_database(servers.database_url, name))
         try:
             unfinished = await conn.fetchval("SELECT count(*) FROM work_orders WHERE status <> 'closed'")
             dead = await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'dead'")

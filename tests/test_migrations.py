@@ -23,7 +23,7 @@ async def test_two_processes_migrating_at_once_apply_each_migration_once(databas
         await admin.execute("CREATE DATABASE hotline_race_target")
     finally:
         await admin.close()
-    target = database_url.rsplit("/", 1)[0] + "/hotline_race_target"
+    target = db.with_database(database_url, "hotline_race_target")
     conns = [await asyncpg.connect(target) for _ in range(2)]
     try:
         results = await asyncio.gather(*(db.migrate(c) for c in conns))

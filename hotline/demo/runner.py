@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -61,10 +60,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 async def fresh_database(server_url: str, name: str) -> str:
     admin = await asyncpg.connect(server_url)
     try:
@@ -72,7 +67,7 @@ async def fresh_database(server_url: str, name: str) -> str:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    return _database(server_url, name)
+    return db.with_database(server_url, name)
 
 
 class Demo:
