@@ -15,7 +15,20 @@ from adapters.webhook.config import RelayConfig
 from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
 from hotline import db
-from hotline.api import agency_auth, calls, desktop, health, openapi, orders, outbox, routing, session, units
+from hotline.api import (
+    agency_auth,
+    calls,
+    deadlines,
+    desktop,
+    figures,
+    health,
+    openapi,
+    orders,
+    outbox,
+    routing,
+    session,
+    units,
+)
 from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
@@ -84,5 +97,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(agency_auth.routes)
     app.add_routes(outbox.routes)
     app.add_routes(openapi.routes)
+    app.add_routes(deadlines.routes)
+    app.add_routes(figures.routes)
     desktop.setup(app)
     return app
