@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
     roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
     timezone: str = "Asia/Shanghai"
+    # Working hours deadlines are counted in, e.g. 08:30-12:00,13:30-17:30.
+    work_hours: str = "08:30-12:00,13:30-17:30"
+    # Seconds between two runs of the deadline clock.
+    clock_interval: float = Field(default=15.0, gt=0, le=3600)
     # Asterisk nodes, e.g. ami://hotline:secret@10.0.0.5:5038/pbx1,ami://…/pbx2 (see adapters/ami/config.py).
     ami_nodes: str = ""
 
@@ -55,6 +59,25 @@ class Settings(BaseSettings):
             parse_nodes(v)
         except AmiConfigError as exc:
             raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("work_hours")
+    @classmethod
+    def _work_hours_parse(cls, v: str) -> str:
+        from hotline.calendar import parse_hours
+
+        parse_hours(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
         return v
 
     @field_validator("database_url")

@@ -44,3 +44,6 @@ async def test_demo_runs_the_whole_centre(servers: Embedded, redis_url: str, sha
     text = "\n".join(result.summary)
     assert "orders: received 20, answered directly 3, closed 20 (unreachable 1), reopened (重办) 1" in text
     assert any("returned a misrouted order" in line for line in said)
+    # three assignments made late: all three past sign-by (their warnings superseded), two past
+    # reply-by, one past 80 % of its reply time only
+    assert "deadline clock: deadline_overdue 5, deadline_warning 1" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -33,7 +34,10 @@ from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
+from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.config import Settings
+from hotline.deadlines.clock import DeadlineClock
+from hotline.deadlines.service import Deadlines
 from hotline.orders.actions import Services
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,10 @@ def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     return AmiAdapter(nodes, app[POOL], app[REDIS]) if nodes else None
 
 
+def _deadline_clock(app: web.Application) -> DeadlineClock:
+    return DeadlineClock(app[POOL], app[REDIS], interval=app[SETTINGS].clock_interval)
+
+
 def _outbox_relay(app: web.Application) -> OutboxRelay:
     return OutboxRelay(app[POOL], RelayConfig())
 
@@ -82,11 +90,13 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app[SERVICES] = Services()
+    calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
+    app[SERVICES] = Services(deadlines=Deadlines(calendar))
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
     add_worker(app, "ami", _ami_adapter)
+    add_worker(app, "clock", _deadline_clock)
     add_worker(app, "outbox", _outbox_relay)
     app.add_routes(health.routes)
     app.add_routes(session.routes)

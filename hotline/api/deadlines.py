@@ -1,7 +1,221 @@
-"""Deadline policies (admin) and the supervisor's overdue / due-soon views."""
+"""Deadlines over HTTP: the supervisor's overdue and due-soon lists, the policy presets and
+their rules (admins edit, supervisors read), calendar overrides, and a preview of the
+deadlines a draft order would get.
+
+| method | path | who | what |
+| --- | --- | --- | --- |
+| GET | `/api/deadlines/overdue?unit_id=&clock=&limit=` | supervisor | open assignments past sign-by or reply-by, oldest first, with per-unit counts |
+| GET | `/api/deadlines/due-soon?within_hours=&unit_id=&clock=&limit=` | supervisor | deadlines coming in the next hours, soonest first |
+| GET | `/api/deadlines/policies` | supervisor | presets (one active) with their rules |
+| POST | `/api/deadlines/policies/{preset}/rules` | admin | add a rule `{clock, amount, unit, kind?, category_prefix?, urgency?, note?}` |
+| DELETE | `/api/deadlines/policies/{preset}/rules/{id}` | admin | remove a rule (a clock's catch-all rule stays) |
+| POST | `/api/deadlines/policies/{preset}/activate` | admin | make a preset the one new dispatches use |
+| GET | `/api/deadlines/preview?kind=&category_code=&urgency=&at=` | centre staff | the sign-by, reply-by and visit-by an order would get |
+| GET | `/api/deadlines/calendar?year=` | supervisor | calendar overrides and whether official data covers the year |
+| PUT | `/api/deadlines/calendar/{YYYY-MM-DD}` | admin | set a day as working or not `{workday, note}` |
+| DELETE | `/api/deadlines/calendar/{YYYY-MM-DD}` | admin | drop an override |
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+
 from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from hotline.api.body import json_response, parse, parse_query
+from hotline.api.keys import POOL, SERVICES
+from hotline.api.middleware import principal
+from hotline.deadlines import overdue, store
+from hotline.deadlines.policy import Clock, TimeUnit, due, pick
+from hotline.errors import Forbidden, InvalidInput, NotFound
+from hotline.orders.models import Kind
 
 routes = web.RouteTableDef()
+
+CategoryCode = Annotated[str, StringConstraints(pattern=r"^([0-9]{2})+$")]
+Urgency = Literal["normal", "urgent", "emergency"]
+
+
+class LateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: int | None = None
+    clock: Literal["sign", "reply"] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class SoonQuery(LateQuery):
+    within_hours: float = Field(default=24, gt=0, le=24 * 31)
+
+
+class NewRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    clock: Clock
+    amount: int = Field(gt=0, le=10_000)
+    unit: TimeUnit
+    kind: Kind | None = None
+    category_prefix: CategoryCode | None = None
+    urgency: Urgency | None = None
+    note: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class PreviewQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    category_code: CategoryCode | None = None
+    urgency: Urgency = "normal"
+    at: AwareDatetime | None = None
+
+
+class CalendarQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+class Override(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workday: bool
+    note: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+def _supervisor(request: web.Request) -> None:
+    if principal(request).role not in ("supervisor", "admin"):
+        raise Forbidden("deadline views are for supervisors", {"role": principal(request).role})
+
+
+def _admin(request: web.Request) -> None:
+    if principal(request).role != "admin":
+        raise Forbidden("only admins change deadline policies and the calendar", {"role": principal(request).role})
+
+
+def _day(request: web.Request) -> date:
+    raw = request.match_info["day"]
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("the day must be YYYY-MM-DD", {"day": raw}) from None
+
+
+def _rule_id(request: web.Request) -> int:
+    raw = request.match_info["rule_id"]
+    if not raw.isdigit():
+        raise NotFound("no such rule", {"rule_id": raw})
+    return int(raw)
+
+
+# ------------------------------------------------------------ supervisor views
+
+
+@routes.get("/api/deadlines/overdue")
+async def overdue_now(request: web.Request) -> web.Response:
+    _supervisor(request)
+    q = parse_query(request, LateQuery)
+    async with request.app[POOL].acquire() as conn:
+        result = await overdue.late(conn, datetime.now(UTC), unit_id=q.unit_id, clock=q.clock, limit=q.limit)
+    return json_response(result)
+
+
+@routes.get("/api/deadlines/due-soon")
+async def due_soon(request: web.Request) -> web.Response:
+    _supervisor(request)
+    q = parse_query(request, SoonQuery)
+    now = datetime.now(UTC)
+    async with request.app[POOL].acquire() as conn:
+        result = await overdue.due_soon(
+            conn, now, now + timedelta(hours=q.within_hours), unit_id=q.unit_id, clock=q.clock, limit=q.limit
+        )
+    return json_response(result)
+
+
+# ------------------------------------------------------------ policies
+
+
+@routes.get("/api/deadlines/policies")
+async def list_policies(request: web.Request) -> web.Response:
+    _supervisor(request)
+    async with request.app[POOL].acquire() as conn:
+        return json_response({"items": await store.presets(conn)})
+
+
+@routes.post("/api/deadlines/policies/{preset}/rules")
+async def add_rule(request: web.Request) -> web.Response:
+    _admin(request)
+    body = await parse(request, NewRule)
+    async with request.app[POOL].acquire() as conn:
+        rule = await store.add_rule(conn, request.match_info["preset"], **body.model_dump(mode="json"))
+    return json_response(rule, status=201)
+
+
+@routes.delete("/api/deadlines/policies/{preset}/rules/{rule_id}")
+async def remove_rule(request: web.Request) -> web.Response:
+    _admin(request)
+    async with request.app[POOL].acquire() as conn:
+        rule = await store.remove_rule(conn, request.match_info["preset"], _rule_id(request))
+    return json_response(rule)
+
+
+@routes.post("/api/deadlines/policies/{preset}/activate")
+async def activate(request: web.Request) -> web.Response:
+    _admin(request)
+    async with request.app[POOL].acquire() as conn:
+        await store.activate(conn, request.match_info["preset"])
+        return json_response({"active": request.match_info["preset"]})
+
+
+@routes.get("/api/deadlines/preview")
+async def preview(request: web.Request) -> web.Response:
+    """The deadlines a dispatch at ``at`` (default now) would set, and the rules behind them."""
+    if not principal(request).is_centre:
+        raise Forbidden("deadline previews are for call-centre staff", {"role": principal(request).role})
+    q = parse_query(request, PreviewQuery)
+    at = q.at or datetime.now(UTC)
+    deadlines = request.app[SERVICES].deadlines
+    async with request.app[POOL].acquire() as conn:
+        rules = await deadlines.rules(conn)
+        cal = await deadlines.calendar_for(conn)
+    out: dict[str, object] = {"at": at}
+    for clock in (Clock.SIGN, Clock.REPLY, Clock.VISIT):
+        rule = pick(rules, clock, q.kind, q.category_code, q.urgency)
+        out[f"{clock.value}_due_at"] = due(cal, at, rule.amount, rule.unit).isoformat()
+        out[f"{clock.value}_rule"] = {"id": rule.id, "amount": rule.amount, "unit": rule.unit.value, "note": rule.note}
+    limit = pick(rules, Clock.EXTENSION, q.kind, q.category_code, q.urgency)
+    out["extension_limit"] = {"amount": limit.amount, "unit": limit.unit.value}
+    return json_response(out)
+
+
+# ------------------------------------------------------------ calendar
+
+
+@routes.get("/api/deadlines/calendar")
+async def calendar(request: web.Request) -> web.Response:
+    _supervisor(request)
+    q = parse_query(request, CalendarQuery)
+    year = q.year or datetime.now(UTC).year
+    deadlines = request.app[SERVICES].deadlines
+    async with request.app[POOL].acquire() as conn:
+        items = await store.overrides(conn, year)
+        cal = await deadlines.calendar_for(conn)
+    return json_response({"year": year, "covered": cal.covered(year), "overrides": items})
+
+
+@routes.put("/api/deadlines/calendar/{day}")
+async def set_day(request: web.Request) -> web.Response:
+    _admin(request)
+    day = _day(request)
+    body = await parse(request, Override)
+    async with request.app[POOL].acquire() as conn:
+        return json_response(await store.set_override(conn, day, body.workday, body.note))
+
+
+@routes.delete("/api/deadlines/calendar/{day}")
+async def remove_day(request: web.Request) -> web.Response:
+    _admin(request)
+    day = _day(request)
+    async with request.app[POOL].acquire() as conn:
+        return json_response(await store.remove_override(conn, day))

@@ -37,6 +37,7 @@ from hotline import db
 from hotline.api.app import create_app
 from hotline.auth import create_user
 from hotline.config import Settings
+from hotline.deadlines.clock import DeadlineClock
 from hotline.demo.agency import AgencySystem
 from hotline.demo.scenario import REQUESTS
 from hotline.seed import DEMO_PASSWORD, seed_demo
@@ -220,35 +221,35 @@ class Demo:
         self.say(f"district hubs re-dispatched {sent} orders down to street offices")
 
     async def _make_some_late(self, orders: list[dict[str, Any]]) -> list[int]:
-        """Compress time: three assignments' deadlines move into the past, as if days went by."""
+        """Compress time, as if days went by: two assignments are past their reply-by, a third
+        is past 80 % of its time (a warning) with two hours to go."""
         rows = await self.pool.fetch(
             """SELECT id FROM assignments WHERE status = 'dispatched' AND role = 'lead' ORDER BY id LIMIT 3"""
         )
         ids = [r["id"] for r in rows]
         await self.pool.execute(
             """UPDATE assignments SET dispatched_at = now() - interval '20 days',
-                   sign_due_at = now() - interval '19 days', reply_due_at = now() - interval '1 hour'
+                   sign_due_at = now() - interval '19 days',
+                   reply_due_at = now() + CASE WHEN id = $2 THEN interval '2 hours' ELSE interval '-1 hour' END
                WHERE id = ANY($1::bigint[])""",
+            ids, ids[-1] if ids else 0,
+        )  # fmt: skip
+        # The timers follow: warning at 80 % of the (compressed) time, overdue at the deadline.
+        await self.pool.execute(
+            """UPDATE deadline_timers t
+               SET due_at = CASE t.clock WHEN 'sign' THEN a.sign_due_at ELSE a.reply_due_at END,
+                   fire_at = a.dispatched_at + ((CASE t.clock WHEN 'sign' THEN a.sign_due_at ELSE a.reply_due_at END)
+                                                - a.dispatched_at) * CASE t.kind WHEN 'overdue' THEN 1 ELSE 0.8 END
+               FROM assignments a
+               WHERE a.id = t.assignment_id AND a.id = ANY($1::bigint[]) AND t.fired_at IS NULL""",
             ids,
         )
-        await self._move_timers(ids)
         return ids
 
-    async def _move_timers(self, assignment_ids: list[int]) -> None:
-        exists = await self.pool.fetchval("SELECT to_regclass('deadline_timers') IS NOT NULL")
-        if exists:
-            await self.pool.execute(
-                """UPDATE deadline_timers t SET fire_at = CASE t.clock WHEN 'sign' THEN a.sign_due_at
-                                                                     ELSE a.reply_due_at END
-                                                          - CASE t.kind WHEN 'warning' THEN interval '1 minute'
-                                                                        ELSE interval '0' END
-                   FROM assignments a WHERE a.id = t.assignment_id AND a.id = ANY($1::bigint[])
-                     AND t.fired_at IS NULL""",
-                assignment_ids,
-            )
-
     async def _clock_tick(self) -> None:
-        pass  # the deadline clock runs in the server (role clock); see _summary for what it recorded
+        """One run of the deadline clock (the server's own clock would do the same a moment later)."""
+        sent = await DeadlineClock(self.pool).tick()
+        self.say(f"deadline clock: {sent} reminders sent (warnings and overdue)")
 
     async def _agencies_answer(self, orders: list[dict[str, Any]]) -> None:
         returned = getattr(self, "_returned", False)

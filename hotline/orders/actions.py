@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from dispatch.engine import Decision, Router
 from hotline import bus
 from hotline.auth import Principal
+from hotline.deadlines.service import Deadlines
 from hotline.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, StaleVersion
 from hotline.orders import models as m
 from hotline.orders.states import IN_PROGRESS, RULES, Action, Actor, Status, check, target
@@ -54,13 +55,11 @@ ASSIST_ACTIONS = frozenset({Action.SIGN, Action.CONTACT, Action.NOTE, Action.REP
 OPEN_ASSIGNMENT = ("dispatched", "signed", "replied")
 
 
-DeadlineHook = Callable[[asyncpg.Connection, asyncpg.Record, asyncpg.Record, datetime], Awaitable[None]]
-VisitDue = Callable[[asyncpg.Record, datetime], datetime]
 MAX_VISIT_ATTEMPTS = 3
 
 
-def _two_days_later(_order: asyncpg.Record, replied_at: datetime) -> datetime:
-    return replied_at + timedelta(days=2)
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -68,11 +67,10 @@ class Services:
     """What actions need besides the database; the app builds one."""
 
     redis: aioredis.Redis | None = None
-    # Called inside the dispatch transaction with (conn, order, assignment, now) to set
-    # deadlines and schedule timers; None leaves deadlines unset.
-    on_assignment: DeadlineHook | None = None
-    # When a reply accepted by the centre must be visited by.
-    visit_due: VisitDue = _two_days_later
+    # Sign-by, reply-by and visit-by from the active deadline policy, on the working calendar.
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    # What time it is; tests pin it to walk an order across holidays.
+    clock: Callable[[], datetime] = _utc_now
     # The routing engine; when set, a dispatch that departs from its suggestion needs a reason.
     router: Router | None = None
 
@@ -93,6 +91,11 @@ class Change:
     order_updates: dict[str, Any] = field(default_factory=dict)
     # An action the system takes next in the same transaction (a reopened order goes back to its unit).
     follow_up: tuple[Action, m.ActionBody] | None = None
+    # One moment for everything the action stamps.
+    now: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.now = self.services.clock()
 
 
 # ---------------------------------------------------------------- create
@@ -393,7 +396,7 @@ async def _dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         "overridden": overridden,
     }
     for unit_id, assignment_id in [(unit["id"], lead["id"]), *zip(p.assist_unit_ids, assists, strict=False)]:
-        change.outbox.append((topic, unit_id, _push_payload(change.order, assignment_id, topic)))
+        change.outbox.append((topic, unit_id, push_payload(change.order, assignment_id, topic)))
         change.live_units.add(unit_id)
 
 
@@ -415,16 +418,16 @@ async def _redispatch(conn, change: Change, hub_assignment, p: m.Redispatch) -> 
     child = await _new_assignment(conn, change, unit, "lead", hub_assignment["id"], hub["id"], {"note": p.note})
     change.assignment_id = child["id"]
     change.audit = {**_plain(p), "parent_assignment_id": hub_assignment["id"], "assignment_id": child["id"]}
-    change.outbox.append(("order.dispatched", unit["id"], _push_payload(change.order, child["id"], "order.dispatched")))
+    change.outbox.append(("order.dispatched", unit["id"], push_payload(change.order, child["id"], "order.dispatched")))
     change.live_units.add(unit["id"])
 
 
 async def _sign(conn, change: Change, a, _p) -> None:
-    await _set_assignment(conn, a["id"], status="signed", signed_at=_now())
+    await _set_assignment(conn, a["id"], status="signed", signed_at=change.now)
 
 
 async def _return(conn, change: Change, a, p: m.Return) -> None:
-    await _set_assignment(conn, a["id"], status="returned", returned_at=_now(), return_reason=p.reason)
+    await _set_assignment(conn, a["id"], status="returned", returned_at=change.now, return_reason=p.reason)
     change.audit = {"reason": p.reason}
     if a["parent_id"] is not None:
         # Back to the hub that handed it down: the hub holds the order again, signed.
@@ -442,7 +445,7 @@ async def _return(conn, change: Change, a, p: m.Return) -> None:
 
 
 async def _contact(conn, change: Change, a, p: m.Contact) -> None:
-    at = p.contacted_at or _now()
+    at = p.contacted_at or change.now
     await conn.execute(
         "UPDATE assignments SET first_contact_at = COALESCE(first_contact_at, $2), updated_at = now() WHERE id = $1",
         a["id"],
@@ -460,6 +463,12 @@ async def _request_extension(conn, change: Change, a, p: m.ExtensionRequest) -> 
         raise Conflict(
             "an assignment may ask for one extension only",
             {"assignment_id": a["id"], "extension_status": a["extension_status"]},
+        )
+    limit = await change.services.deadlines.extension_rule(conn, change.order)
+    if p.days > limit.amount:
+        raise InvalidInput(
+            f"an extension may add at most {limit.amount} {limit.unit.value.replace('_', ' ')}",
+            {"days": p.days, "max_days": limit.amount, "unit": limit.unit.value},
         )
     await _set_assignment(conn, a["id"], extension_status="requested", extension_days=p.days, extension_reason=p.reason)
     change.audit = {"days": p.days, "reason": p.reason}
@@ -479,26 +488,29 @@ async def _decide_extension(conn, change: Change, a, p: m.ExtensionDecision) -> 
         await _set_assignment(conn, a["id"], extension_status="denied")
         change.audit = {"approve": False, "note": p.note}
         return
-    new_due = await extend_due(conn, a, a["extension_days"])
-    await _set_assignment(conn, a["id"], extension_status="approved", reply_due_at=new_due)
+    new_due = await change.services.deadlines.extend(conn, change.order, a, a["extension_days"])
+    await _set_assignment(conn, a["id"], extension_status="approved")
     change.audit = {
         "approve": True,
         "days": a["extension_days"],
         "note": p.note,
-        "reply_due_at": new_due.isoformat() if new_due else None,
+        "previous_reply_due_at": a["reply_due_at"].isoformat(),
+        "reply_due_at": new_due.isoformat(),
     }
-
-
-async def extend_due(conn: asyncpg.Connection, assignment: asyncpg.Record, days: int) -> datetime | None:
-    """The reply-by after an approved extension. Replaced by the working-day calendar
-    when the deadline service is wired in; calendar days until then."""
-    due = assignment["reply_due_at"]
-    return due + timedelta(days=days) if due else None
+    # The citizen is told the new date through the unit's system and the live views.
+    change.outbox.append(
+        (
+            "order.extended",
+            a["unit_id"],
+            push_payload(change.order, a["id"], "order.extended") | {"reply_due_at": new_due.isoformat()},
+        )
+    )
+    change.live_units.add(a["unit_id"])
 
 
 async def _reply(conn, change: Change, a, p: m.Reply) -> None:
     await _set_assignment(
-        conn, a["id"], status="replied", replied_at=_now(), reply_text=p.text, reply_result=p.result,
+        conn, a["id"], status="replied", replied_at=change.now, reply_text=p.text, reply_result=p.result,
         reply_attachments=[str(u) for u in p.attachments],
     )  # fmt: skip
     change.audit = _plain(p)
@@ -516,13 +528,14 @@ async def _review(conn, change: Change, a, p: m.Review) -> None:
     if a["parent_id"] is not None:
         # A hub accepted its street's reply: the hub's own assignment now carries it to the centre.
         await _set_assignment(
-            conn, a["parent_id"], status="replied", replied_at=_now(), reply_text=a["reply_text"],
+            conn, a["parent_id"], status="replied", replied_at=change.now, reply_text=a["reply_text"],
             reply_result=a["reply_result"], reply_attachments=a["reply_attachments"],
         )  # fmt: skip
         change.to_status = target(Action.REVIEW, current, Status.REPLIED)
     else:
         change.to_status = target(Action.REVIEW, current, Status.AWAITING_VISIT)
-        change.order_updates.update(visit_due_at=change.services.visit_due(change.order, _now()), visit_attempts=0)
+        visit_due = await change.services.deadlines.visit_due(conn, change.order, change.now)
+        change.order_updates.update(visit_due_at=visit_due, visit_attempts=0)
 
 
 async def _remind(conn, change: Change, _a, p: m.OptionalNote) -> None:
@@ -541,7 +554,7 @@ async def _push_to_open_units(conn, change: Change, topic: str, note: str) -> No
     )
     change.audit = {"note": note, "unit_ids": [r["unit_id"] for r in rows]}
     for r in rows:
-        payload = _push_payload(change.order, r["id"], topic) | {"note": note}
+        payload = push_payload(change.order, r["id"], topic) | {"note": note}
         change.outbox.append((topic, r["unit_id"], payload))
         change.live_units.add(r["unit_id"])
 
@@ -567,7 +580,7 @@ async def _visit(conn, change: Change, _a, p: m.Visit) -> None:
     if not p.reached:
         if attempt >= MAX_VISIT_ATTEMPTS:
             change.to_status = target(Action.VISIT, current, Status.CLOSED)
-            change.order_updates.update(closed_at=_now(), close_reason="unreachable")
+            change.order_updates.update(closed_at=change.now, close_reason="unreachable")
         else:
             change.to_status = target(Action.VISIT, current, Status.AWAITING_VISIT)
         return
@@ -585,7 +598,7 @@ async def _visit(conn, change: Change, _a, p: m.Visit) -> None:
 
 async def _close(conn, change: Change, _a, p: m.OptionalNote) -> None:
     reason = "resolved_directly" if change.order["status"] == Status.RESOLVED_DIRECTLY else "visited"
-    change.order_updates.update(closed_at=_now(), close_reason=reason)
+    change.order_updates.update(closed_at=change.now, close_reason=reason)
     change.audit = {"note": p.note}
 
 
@@ -602,20 +615,24 @@ async def _merge(conn, change: Change, _a, p: m.Merge) -> None:
            WHERE order_id = $1 AND status = ANY($2::text[])""",
         change.order["id"], list(OPEN_ASSIGNMENT),
     )  # fmt: skip
-    change.order_updates.update(merged_into=p.into_order_id, closed_at=_now(), close_reason="merged")
+    change.order_updates.update(merged_into=p.into_order_id, closed_at=change.now, close_reason="merged")
     change.audit = _plain(p)
 
 
 async def _suspend(conn, change: Change, _a, p: m.Suspend) -> None:
-    change.order_updates.update(suspended_from=change.order["status"], suspended_at=_now())
+    change.order_updates.update(suspended_from=change.order["status"], suspended_at=change.now)
     change.audit = {"reason": p.reason}
 
 
 async def _resume(conn, change: Change, _a, p: m.OptionalNote) -> None:
     change.to_status = Status(change.order["suspended_from"])
-    suspended_for = _now() - change.order["suspended_at"]
+    now = change.now
+    suspended_for = now - change.order["suspended_at"]
+    moved = await change.services.deadlines.resume(conn, change.order, change.order["suspended_at"], now)
     change.order_updates.update(suspended_from=None, suspended_at=None)
-    change.audit = {"note": p.note, "suspended_seconds": int(suspended_for.total_seconds())}
+    if "visit_due_at" in moved:
+        change.order_updates["visit_due_at"] = moved["visit_due_at"]
+    change.audit = {"note": p.note, "suspended_seconds": int(suspended_for.total_seconds()), "deadlines": moved}
 
 
 HANDLERS: dict[Action, Callable[..., Awaitable[None]]] = {
@@ -670,10 +687,6 @@ async def _assist_action(
 # ---------------------------------------------------------------- helpers
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def _active_unit(conn: asyncpg.Connection, unit_id: int) -> asyncpg.Record:
     unit = await conn.fetchrow("SELECT * FROM units WHERE id = $1", unit_id)
     if unit is None or not unit["active"]:
@@ -692,14 +705,12 @@ async def _new_assignment(
 ) -> asyncpg.Record:
     a = await conn.fetchrow(
         """INSERT INTO assignments (order_id, unit_id, parent_id, dispatcher_unit_id, dispatched_by, level, role,
-                                    route_note)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+                                    route_note, dispatched_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
         change.order["id"], unit["id"], parent_id, dispatcher_unit_id, change.principal.user_id,
-        unit["level"], role, _plain(route_note),
+        unit["level"], role, _plain(route_note), change.now,
     )  # fmt: skip
-    if change.services.on_assignment is not None:
-        await change.services.on_assignment(conn, change.order, a, a["dispatched_at"])
-    return a
+    return await change.services.deadlines.on_assignment(conn, change.order, a)
 
 
 async def _set_assignment(conn: asyncpg.Connection, assignment_id: int, **cols: Any) -> None:
@@ -711,7 +722,7 @@ async def _set_assignment(conn: asyncpg.Connection, assignment_id: int, **cols: 
     )
 
 
-def _push_payload(order: asyncpg.Record, assignment_id: int, topic: str) -> dict[str, Any]:
+def push_payload(order: asyncpg.Record, assignment_id: int, topic: str) -> dict[str, Any]:
     """What an agency system receives: the order as a unit sees it."""
     view = order_view(order, Principal(0, "system", "handler", None))
     keep = ("id", "number", "kind", "category_code", "title", "content", "address", "division_code", "urgency",

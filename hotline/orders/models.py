@@ -77,7 +77,7 @@ class Contact(ActionBody):
 
 
 class ExtensionRequest(ActionBody):
-    days: int = Field(ge=1, le=15)
+    days: int = Field(ge=1, le=366)  # the active deadline policy sets the real limit
     reason: Reason
 
 

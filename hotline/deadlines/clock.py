@@ -1,0 +1,179 @@
+"""The deadline clock: fires warnings (80 %) and overdue (100 %) once each.
+
+A tick takes the unfired timers whose time has come, oldest first, locked with
+``FOR UPDATE SKIP LOCKED`` so several clocks never take the same one, and in one
+transaction per batch writes, for each still relevant, an audit event and an
+outbox reminder to the unit, then marks it fired. Live events go to the bus
+after the commit. Restart-safe by construction: a timer is fired exactly when
+its transaction commits, so a clock that dies mid-batch leaves its timers for
+the next tick, and one that was down finds them all waiting (fire_at <= now).
+
+Only the partial index on unfired ``fire_at`` is read, so a tick costs what comes
+due, not what is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from hotline import bus
+from hotline.orders.actions import enqueue, push_payload
+
+log = logging.getLogger(__name__)
+
+# A sign clock runs while the unit has not signed; a reply clock until it replies.
+RUNNING = {"sign": ("dispatched",), "reply": ("dispatched", "signed")}
+TOPICS = {"warning": "order.deadline_warning", "overdue": "order.overdue"}
+
+
+@dataclass
+class Fired:
+    """One timer a tick sent, for the live event after the commit."""
+
+    order_id: int
+    number: str
+    assignment_id: int
+    unit_id: int
+    clock: str
+    kind: str
+    due_at: datetime
+
+
+class DeadlineClock:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: aioredis.Redis | None = None,
+        *,
+        interval: float = 15.0,
+        batch: int = 500,
+    ) -> None:
+        self.pool, self.redis, self.interval, self.batch = pool, redis, interval, batch
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ worker
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="deadline-clock")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                # The database went away for a moment: nothing was marked, the next tick retries.
+                log.warning("deadline clock tick failed; retrying", exc_info=True)
+            await asyncio.sleep(self.interval)
+
+    # ------------------------------------------------------------ tick
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Fire everything due at ``now`` (default: the current time), batch by batch; return how many were sent."""
+        now = now or datetime.now(UTC)
+        sent = 0
+        while True:
+            taken, fired = await self._batch(now)
+            sent += len(fired)
+            await self._publish(fired)
+            if taken < self.batch:
+                return sent
+
+    async def _batch(self, now: datetime) -> tuple[int, list[Fired]]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            timers = await conn.fetch(
+                """SELECT t.assignment_id, t.clock, t.kind, t.generation, t.fire_at, t.due_at,
+                          a.order_id, a.unit_id, a.status AS assignment_status
+                   FROM deadline_timers t
+                   JOIN assignments a ON a.id = t.assignment_id
+                   JOIN work_orders o ON o.id = t.order_id
+                   WHERE t.fired_at IS NULL AND t.fire_at <= $1 AND o.status <> 'suspended'
+                   ORDER BY t.fire_at
+                   LIMIT $2
+                   FOR UPDATE OF t SKIP LOCKED""",
+                now, self.batch,
+            )  # fmt: skip
+            if not timers:
+                return 0, []
+            orders = {
+                r["id"]: r
+                for r in await conn.fetch(
+                    "SELECT * FROM work_orders WHERE id = ANY($1::bigint[])", list({t["order_id"] for t in timers})
+                )
+            }
+            outcomes: list[tuple[Any, ...]] = []
+            fired: list[Fired] = []
+            for t in timers:
+                outcome = _outcome(t, now)
+                outcomes.append((t["assignment_id"], t["clock"], t["kind"], t["generation"], outcome))
+                if outcome == "sent":
+                    order = orders[t["order_id"]]
+                    await self._record(conn, order, t)
+                    fired.append(
+                        Fired(
+                            order["id"],
+                            order["number"],
+                            t["assignment_id"],
+                            t["unit_id"],
+                            t["clock"],
+                            t["kind"],
+                            t["due_at"],
+                        )
+                    )
+            await conn.executemany(
+                """UPDATE deadline_timers SET fired_at = now(), outcome = $5
+                   WHERE assignment_id = $1 AND clock = $2 AND kind = $3 AND generation = $4""",
+                outcomes,
+            )
+        if fired:
+            log.info("deadline timers fired", extra={"sent": len(fired), "taken": len(timers)})
+        return len(timers), fired
+
+    async def _record(self, conn: asyncpg.Connection, order: asyncpg.Record, t: asyncpg.Record) -> None:
+        """The audit event and the reminder to the unit's system, in the tick's transaction."""
+        payload = {"clock": t["clock"], "due_at": t["due_at"].isoformat(), "fire_at": t["fire_at"].isoformat()}
+        await conn.execute(
+            """INSERT INTO audit_events (order_id, assignment_id, action, from_status, to_status, payload)
+               VALUES ($1, $2, $3, $4, $4, $5)""",
+            order["id"], t["assignment_id"], f"deadline_{t['kind']}", order["status"], payload,
+        )  # fmt: skip
+        topic = TOPICS[t["kind"]]
+        await enqueue(conn, topic, order["id"], t["unit_id"], push_payload(order, t["assignment_id"], topic) | payload)
+
+    async def _publish(self, fired: list[Fired]) -> None:
+        for f in fired:
+            event = {
+                "type": f"deadline.{f.kind}",
+                "order_id": f.order_id,
+                "number": f.number,
+                "assignment_id": f.assignment_id,
+                "unit_id": f.unit_id,
+                "clock": f.clock,
+                "due_at": f.due_at.isoformat(),
+            }
+            await bus.publish(self.redis, f"unit:{f.unit_id}", event)
+            await bus.publish(self.redis, "deadlines", event)
+
+
+def _outcome(t: asyncpg.Record, now: datetime) -> str:
+    """Sent, or skipped when the clock has stopped (signed, replied, returned…), or superseded
+    when a warning comes due only after its deadline has passed too (the overdue says it all)."""
+    if t["assignment_status"] not in RUNNING[t["clock"]]:
+        return "skipped"
+    if t["kind"] == "warning" and t["due_at"] <= now:
+        return "superseded"
+    return "sent"

@@ -1,0 +1,192 @@
+"""Deadlines inside order actions: set at dispatch, moved by extensions and suspensions.
+
+Every function runs on the caller's connection, inside the action's transaction, so a
+deadline is never out of step with the state that set it. The active preset's rules and
+the calendar overrides are read in that transaction too: an admin's edit applies to the
+next dispatch in every process, with no cache to go stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from hotline.calendar import BusinessCalendar
+from hotline.deadlines.policy import Clock, Rule, TimeUnit, due, fraction_point, pick, shift
+
+log = logging.getLogger(__name__)
+
+WARNING_SHARE = 0.8
+TIMED_CLOCKS = (Clock.SIGN, Clock.REPLY)
+
+
+@dataclass
+class Deadlines:
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    warning_share: float = WARNING_SHARE
+
+    # ------------------------------------------------------------ reading policy
+
+    async def rules(self, conn: asyncpg.Connection) -> list[Rule]:
+        rows = await conn.fetch(
+            """SELECT r.* FROM deadline_rules r JOIN deadline_presets p ON p.name = r.preset
+               WHERE p.active ORDER BY r.id"""
+        )
+        return [Rule.from_row(r) for r in rows]
+
+    async def calendar_for(self, conn: asyncpg.Connection) -> BusinessCalendar:
+        rows = await conn.fetch("SELECT day, workday FROM calendar_overrides")
+        if not rows:
+            return self.calendar
+        overrides: dict[date, bool] = {r["day"]: r["workday"] for r in rows}
+        return self.calendar.with_overrides(overrides)
+
+    async def rule_for(self, conn: asyncpg.Connection, clock: Clock, order: asyncpg.Record) -> Rule:
+        return pick(await self.rules(conn), clock, order["kind"], order["category_code"], order["urgency"])
+
+    # ------------------------------------------------------------ dispatch
+
+    async def on_assignment(
+        self, conn: asyncpg.Connection, order: asyncpg.Record, assignment: asyncpg.Record
+    ) -> asyncpg.Record:
+        """Set the new assignment's sign-by and reply-by and arm their warning and overdue timers."""
+        rules, cal = await self.rules(conn), await self.calendar_for(conn)
+        start = assignment["dispatched_at"]
+        basis: dict[str, Any] = {}
+        dues: dict[Clock, datetime] = {}
+        for clock in TIMED_CLOCKS:
+            rule = pick(rules, clock, order["kind"], order["category_code"], order["urgency"])
+            dues[clock] = due(cal, start, rule.amount, rule.unit)
+            basis[clock.value] = rule.basis()
+        updated = await conn.fetchrow(
+            """UPDATE assignments SET sign_due_at = $2, reply_due_at = $3, deadline_basis = $4
+               WHERE id = $1 RETURNING *""",
+            assignment["id"], dues[Clock.SIGN], dues[Clock.REPLY], basis,
+        )  # fmt: skip
+        for clock in TIMED_CLOCKS:
+            working = TimeUnit(basis[clock.value]["unit"]).working
+            await self._arm(conn, cal, updated, clock, start, dues[clock], working, generation=0)
+        return updated
+
+    async def _arm(
+        self,
+        conn: asyncpg.Connection,
+        cal: BusinessCalendar,
+        assignment: asyncpg.Record,
+        clock: Clock,
+        start: datetime,
+        due_at: datetime,
+        working: bool,
+        generation: int,
+    ) -> None:
+        warn_at = fraction_point(cal, start, due_at, working, self.warning_share)
+        await conn.executemany(
+            """INSERT INTO deadline_timers (assignment_id, clock, kind, generation, order_id, unit_id, fire_at, due_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            [
+                (assignment["id"], clock.value, kind, generation, assignment["order_id"], assignment["unit_id"],
+                 fire_at, due_at)
+                for kind, fire_at in (("warning", warn_at), ("overdue", due_at))
+            ],
+        )  # fmt: skip
+
+    # ------------------------------------------------------------ visits
+
+    async def visit_due(self, conn: asyncpg.Connection, order: asyncpg.Record, replied_at: datetime) -> datetime:
+        rule = await self.rule_for(conn, Clock.VISIT, order)
+        return due(await self.calendar_for(conn), replied_at, rule.amount, rule.unit)
+
+    # ------------------------------------------------------------ extensions
+
+    async def extension_rule(self, conn: asyncpg.Connection, order: asyncpg.Record) -> Rule:
+        """The most an extension may add to this order's reply-by (amount and unit)."""
+        return await self.rule_for(conn, Clock.EXTENSION, order)
+
+    async def extend(
+        self, conn: asyncpg.Connection, order: asyncpg.Record, assignment: asyncpg.Record, days: int
+    ) -> datetime:
+        """Approve ``days`` more: the new reply-by counted on the calendar from the old one, and
+        a new generation of reply timers in place of the unfired ones."""
+        rule = await self.extension_rule(conn, order)
+        cal = await self.calendar_for(conn)
+        unit = TimeUnit.WORKING_DAYS if rule.unit.working else TimeUnit.DAYS
+        old_due = assignment["reply_due_at"]
+        new_due = due(cal, old_due, days, unit)
+        generation = await conn.fetchval(
+            """WITH superseded AS (
+                   UPDATE deadline_timers SET fired_at = now(), outcome = 'superseded'
+                   WHERE assignment_id = $1 AND clock = 'reply' AND fired_at IS NULL RETURNING generation)
+               SELECT coalesce(max(generation), 0) + 1 FROM deadline_timers WHERE assignment_id = $1 AND clock = 'reply'""",
+            assignment["id"],
+        )
+        basis = dict(assignment["deadline_basis"] or {})
+        basis["extension"] = {
+            "rule_id": rule.id,
+            "days": days,
+            "unit": unit.value,
+            "previous_reply_due_at": old_due.isoformat(),
+        }
+        updated = await conn.fetchrow(
+            "UPDATE assignments SET reply_due_at = $2, deadline_basis = $3 WHERE id = $1 RETURNING *",
+            assignment["id"], new_due, basis,
+        )  # fmt: skip
+        # The warning re-arms at 80 % of the extended window, measured from the old deadline.
+        await self._arm(conn, cal, updated, Clock.REPLY, old_due, new_due, unit.working, generation)
+        return new_due
+
+    # ------------------------------------------------------------ suspension
+
+    async def resume(
+        self, conn: asyncpg.Connection, order: asyncpg.Record, suspended_at: datetime, resumed_at: datetime
+    ) -> dict[str, Any]:
+        """Push the order's open deadlines out by the time it was suspended (挂起 stops the clock):
+        working time for clocks counted in working time, calendar time for the others."""
+        cal = await self.calendar_for(conn)
+        moved: dict[str, Any] = {"assignments": []}
+        open_assignments = await conn.fetch(
+            """SELECT * FROM assignments WHERE order_id = $1 AND status IN ('dispatched', 'signed', 'replied')
+               FOR UPDATE""",
+            order["id"],
+        )
+        for a in open_assignments:
+            basis = a["deadline_basis"] or {}
+            new = {
+                col: shift(cal, a[col], suspended_at, resumed_at, _working(basis, clock)) if a[col] else None
+                for clock, col in (("sign", "sign_due_at"), ("reply", "reply_due_at"))
+            }
+            await conn.execute(
+                "UPDATE assignments SET sign_due_at = $2, reply_due_at = $3 WHERE id = $1",
+                a["id"], new["sign_due_at"], new["reply_due_at"],
+            )  # fmt: skip
+            timers = await conn.fetch(
+                "SELECT * FROM deadline_timers WHERE assignment_id = $1 AND fired_at IS NULL", a["id"]
+            )
+            await conn.executemany(
+                """UPDATE deadline_timers SET fire_at = $5, due_at = $6
+                   WHERE assignment_id = $1 AND clock = $2 AND kind = $3 AND generation = $4""",
+                [
+                    (t["assignment_id"], t["clock"], t["kind"], t["generation"],
+                     shift(cal, t["fire_at"], suspended_at, resumed_at, _working(basis, t["clock"])),
+                     shift(cal, t["due_at"], suspended_at, resumed_at, _working(basis, t["clock"])))
+                    for t in timers
+                ],
+            )  # fmt: skip
+            moved["assignments"].append(
+                {"assignment_id": a["id"], **{k: v.isoformat() if v else None for k, v in new.items()}}
+            )
+        if order["visit_due_at"] is not None:
+            rule = await self.rule_for(conn, Clock.VISIT, order)
+            visit_due = shift(cal, order["visit_due_at"], suspended_at, resumed_at, rule.unit.working)
+            moved["visit_due_at"] = visit_due
+        return moved
+
+
+def _working(basis: dict[str, Any], clock: str) -> bool:
+    """Whether an assignment's ``clock`` is counted in working time (an extension's unit wins for reply)."""
+    unit = (basis.get("extension") or {}).get("unit") if clock == "reply" else None
+    unit = unit or (basis.get(clock) or {}).get("unit")
+    return bool(unit) and TimeUnit(unit).working
