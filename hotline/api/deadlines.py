@@ -117,7 +117,7 @@ async def overdue_now(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, LateQuery)
     async with request.app[POOL].acquire() as conn:
-        result = await overdue.late(conn, datetime.now(UTC), unit_id=q.unit_id, clock=q.clock, limit=q.limit)
+        result = await overdue.listing(conn, datetime.now(UTC), unit_id=q.unit_id, clock=q.clock, limit=q.limit)
     return json_response(result)
 
 
@@ -127,8 +127,9 @@ async def due_soon(request: web.Request) -> web.Response:
     q = parse_query(request, SoonQuery)
     now = datetime.now(UTC)
     async with request.app[POOL].acquire() as conn:
-        result = await overdue.due_soon(
-            conn, now, now + timedelta(hours=q.within_hours), unit_id=q.unit_id, clock=q.clock, limit=q.limit
+        until = now + timedelta(hours=q.within_hours)
+        result = await overdue.listing(
+            conn, now, due_from=now, due_before=until, unit_id=q.unit_id, clock=q.clock, limit=q.limit
         )
     return json_response(result)
 

@@ -34,40 +34,20 @@ _LATE = """
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
-async def late(
+async def listing(
     conn: asyncpg.Connection,
     now: datetime,
     *,
+    due_from: datetime = EPOCH,
+    due_before: datetime | None = None,
     unit_id: int | None = None,
     clock: str | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    """Assignments past a deadline at ``now``, oldest due first, with a per-unit summary."""
-    return await _window(conn, EPOCH, now, now, unit_id, clock, limit)
-
-
-async def due_soon(
-    conn: asyncpg.Connection,
-    now: datetime,
-    until: datetime,
-    *,
-    unit_id: int | None = None,
-    clock: str | None = None,
-    limit: int = 100,
-) -> dict[str, Any]:
-    """Assignments whose deadline falls between ``now`` and ``until``, soonest first."""
-    return await _window(conn, now, until, now, unit_id, clock, limit)
-
-
-async def _window(
-    conn: asyncpg.Connection,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    unit_id: int | None,
-    clock: str | None,
-    limit: int,
-) -> dict[str, Any]:
+    """Open assignments whose deadline falls in [due_from, due_before) — by default everything
+    late at ``now`` — oldest due first, with a per-unit summary. For "due soon" pass
+    ``due_from=now`` and the horizon."""
+    start, end = due_from, due_before or now
     units = await conn.fetch(
         f"""SELECT unit_id, unit_code, unit_name, count(*) AS count, min(due_at) AS oldest_due_at
             FROM ({_LATE}) l GROUP BY unit_id, unit_code, unit_name ORDER BY min(due_at), unit_id""",
