@@ -26,7 +26,6 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from panoramisk.ami_protocol import AMIProtocol
@@ -80,9 +79,6 @@ def parse_rate(factory: type[AMIProtocol], data: bytes, expected: int, repeat: i
     return expected / best
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -110,7 +106,7 @@ async def adapter_rate(admin_url: str, port: int, expected_events: int) -> tuple
     await admin.close()
     pool: asyncpg.Pool | None = None
     try:
-        url = _with_database(admin_url, name)
+        url = db.with_database(admin_url, name)
         conn = await asyncpg.connect(url)
         await db.migrate(conn)
         await conn.close()

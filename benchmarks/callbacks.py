@@ -35,7 +35,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -54,9 +53,6 @@ from hotline.seed import seed_demo  # noqa: E402
 
 POOL_MAX = 20
 
-
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def _serve(database_url: str, redis_url: str, port: int) -> None:
@@ -160,7 +156,7 @@ async def bench(args: argparse.Namespace) -> None:
     name = f"hotline_bench_cb_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_db(admin_url, name)
+    url = db.with_database(admin_url, name)
     server: multiprocessing.process.BaseProcess | None = None
     try:
         per_unit = max(1, args.replies // args.units)
