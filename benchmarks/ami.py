@@ -79,7 +79,6 @@ def parse_rate(factory: type[AMIProtocol], data: bytes, expected: int, repeat: i
     return expected / best
 
 
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

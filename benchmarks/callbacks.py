@@ -54,7 +54,6 @@ from hotline.seed import seed_demo  # noqa: E402
 POOL_MAX = 20
 
 
-
 def _serve(database_url: str, redis_url: str, port: int) -> None:
     """The child process: the production app plus the callback routes, on loopback."""
     import logging
@@ -102,7 +101,9 @@ async def _prepare(url: str, n_units: int, per_unit: int) -> list[tuple[int, str
                 i, 2 * per_unit, unit_id,
             )  # fmt: skip
             ids = [r["id"] for r in rows]
-            out.append((unit_id, issued.key_id, issued.secret, ids[:per_unit], [r["order_id"] for r in rows[per_unit:]]))
+            out.append(
+                (unit_id, issued.key_id, issued.secret, ids[:per_unit], [r["order_id"] for r in rows[per_unit:]])
+            )
         return out
     finally:
         await conn.close()

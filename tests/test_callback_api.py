@@ -60,7 +60,11 @@ async def test_sign_contact_note_reply_walk_an_assignment(env: Env) -> None:
     assert r.status == 200
     r = await cgj.post(f"{A}/{aid}/extension", {"days": 5, "reason": "需要协调多个部门"})
     assert r.status == 200 and r.body["extension_status"] == "requested" and r.body["extension_days"] == 5
-    reply = {"text": "已清理占道摊点，并安排每日巡查", "result": "resolved", "attachments": ["https://cgj.example/p/1.jpg"]}
+    reply = {
+        "text": "已清理占道摊点，并安排每日巡查",
+        "result": "resolved",
+        "attachments": ["https://cgj.example/p/1.jpg"],
+    }
     r = await cgj.post(f"{A}/{aid}/reply", reply)
     assert r.status == 200, r.body
     assert r.body["status"] == "replied" and r.body["reply_text"] == reply["text"]
@@ -97,9 +101,9 @@ async def test_a_repeat_with_the_same_key_returns_the_first_answer_and_changes_n
     again = await cgj.post(f"{A}/{aid}/reply", {"result": "explained", "text": "已处理完毕"}, idempotency_key="reply-1")
     assert again.status == first.status and again.body == first.body
     assert again.headers.get("Idempotent-Replayed") == "true"
-    assert await env.pool.fetchval(
-        "SELECT count(*) FROM audit_events WHERE order_id = $1 AND action = 'reply'", oid
-    ) == 1
+    assert (
+        await env.pool.fetchval("SELECT count(*) FROM audit_events WHERE order_id = $1 AND action = 'reply'", oid) == 1
+    )
     other = await cgj.post(f"{A}/{aid}/reply", {"text": "另一个答复"}, idempotency_key="reply-1")
     err = assert_error(other, 422, "idempotency_key_reused")
     assert err["details"]["idempotency_key"] == "reply-1"
@@ -130,9 +134,9 @@ async def test_concurrent_repeats_of_one_key_apply_once(env: Env) -> None:
     assert {r.status for r in replies} == {200}
     assert len({json.dumps(r.body, sort_keys=True) for r in replies}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in replies) == 5
-    assert await env.pool.fetchval(
-        "SELECT count(*) FROM audit_events WHERE order_id = $1 AND action = 'sign'", oid
-    ) == 1
+    assert (
+        await env.pool.fetchval("SELECT count(*) FROM audit_events WHERE order_id = $1 AND action = 'sign'", oid) == 1
+    )
 
 
 async def test_a_failed_call_stores_nothing_so_its_key_can_be_retried(env: Env) -> None:

@@ -56,7 +56,8 @@ async def test_the_query_string_is_signed_too(env: Env) -> None:
     r = await env.client.get("/api/units/me/assignments?status=signed&limit=5")
     assert r.status == 200, r.body
     r = await env.client.get(
-        "/api/units/me/assignments?status=dispatched&limit=5", sign_path="/api/units/me/assignments?status=signed&limit=5"
+        "/api/units/me/assignments?status=dispatched&limit=5",
+        sign_path="/api/units/me/assignments?status=signed&limit=5",
     )
     assert assert_error(r, 401, "signature_rejected")["details"]["reason"] == "bad_signature"
 
@@ -78,7 +79,9 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("bend", "reason"), REFUSALS, ids=[r for _, r in REFUSALS])
-async def test_a_bent_callback_is_refused_with_its_reason_and_changes_nothing(env: Env, bend: dict, reason: str) -> None:
+async def test_a_bent_callback_is_refused_with_its_reason_and_changes_nothing(
+    env: Env, bend: dict, reason: str
+) -> None:
     oid, aid = await dispatched(env.pool)
     path = f"/api/units/me/assignments/{aid}/reply"
     if bend.get("sign_path"):

@@ -76,9 +76,7 @@ async def get(request: web.Request) -> web.Response:
 async def act(request: web.Request) -> web.Response:
     op = OPERATIONS.get(request.match_info["operation"])
     if op is None:
-        raise NotFound(
-            "no such callback", {"operation": request.match_info["operation"], "known": sorted(OPERATIONS)}
-        )
+        raise NotFound("no such callback", {"operation": request.match_info["operation"], "known": sorted(OPERATIONS)})
     assignment_id = _assignment_id(request)
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     if key is None and signed_key(request) is not None:
