@@ -22,6 +22,7 @@ import socket
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from hotline.config import Settings
 from hotline.deadlines.clock import DeadlineClock
 from hotline.demo.agency import AgencySystem
 from hotline.demo.scenario import REQUESTS
+from hotline.figures import between, call_kpis, figures, today
 from hotline.seed import DEMO_PASSWORD, seed_demo
 
 log = logging.getLogger(__name__)
@@ -218,7 +220,7 @@ class Demo:
                     await self.api(person, "POST", f"/api/orders/{r['order_id']}/actions/redispatch",
                                    {"unit_id": where["dispatch_to_unit_id"], "note": "转街道办理"})  # fmt: skip
                     sent += 1
-        self.say(f"district hubs re-dispatched {sent} orders down to street offices")
+        self.say(f"district hubs re-dispatched {_n(sent, 'order')} down to street offices")
 
     async def _make_some_late(self, orders: list[dict[str, Any]]) -> list[int]:
         """Compress time, as if days went by: two assignments are past their reply-by, a third
@@ -270,7 +272,7 @@ class Demo:
                 await system.act(a["id"], "reply", {"text": "已现场核查并处理完毕", "result": "resolved"})
                 answered += 1
         if answered:
-            self.say(f"agency systems replied to {answered} assignments through the signed callback")
+            self.say(f"agency systems replied to {_n(answered, 'assignment')} through the signed callback")
 
     async def _signed(self, system: AgencySystem, unit_id: int) -> list[dict[str, Any]]:
         status, body = await system.call("GET", "/api/units/me/assignments?status=signed&limit=200")
@@ -358,63 +360,66 @@ class Demo:
 
 
 async def summary(pool: asyncpg.Pool) -> list[str]:
-    """The supervisor's view of the day, as plain text lines."""
-    lines: list[str] = []
-    c = await pool.fetchrow(
-        """SELECT count(*) AS offered, count(*) FILTER (WHERE outcome = 'answered') AS answered,
-                  count(*) FILTER (WHERE outcome = 'abandoned') AS abandoned,
-                  count(*) FILTER (WHERE outcome = 'answered' AND hold_time <= 15) AS within15,
-                  round(avg(hold_time) FILTER (WHERE outcome = 'answered'), 1) AS asa,
-                  round(avg(talk_time) FILTER (WHERE outcome = 'answered'), 1) AS aht
-           FROM calls"""
-    )
-    rate = f"{100 * c['answered'] / c['offered']:.0f}%" if c["offered"] else "-"
-    sl = f"{100 * c['within15'] / c['offered']:.0f}%" if c["offered"] else "-"
-    lines.append(
-        f"calls: offered {c['offered']}, answered {c['answered']} ({rate}), abandoned {c['abandoned']}, "
-        f"service level 15 s {sl}, avg speed of answer {c['asa']} s, avg talk {c['aht']} s"
-    )
-    o = await pool.fetchrow(
-        """SELECT count(*) AS received,
-                  count(*) FILTER (WHERE close_reason = 'resolved_directly') AS direct,
-                  count(*) FILTER (WHERE status = 'closed') AS closed,
-                  count(*) FILTER (WHERE close_reason = 'unreachable') AS unreachable,
-                  sum(reopen_count) AS reopened
-           FROM work_orders"""
-    )
-    lines.append(
-        f"orders: received {o['received']}, answered directly {o['direct']}, closed {o['closed']} "
-        f"(unreachable {o['unreachable']}), reopened (重办) {o['reopened']}"
-    )
-    v = await pool.fetchrow(
-        """SELECT count(*) FILTER (WHERE reached) AS reached,
-                  count(*) FILTER (WHERE satisfaction IN ('satisfied', 'basically_satisfied')) AS satisfied,
-                  count(*) FILTER (WHERE resolved) AS resolved
-           FROM visits"""
-    )
-    if v["reached"]:
-        lines.append(
-            f"visits: reached {v['reached']}, satisfied {100 * v['satisfied'] / v['reached']:.0f}%, "
-            f"resolved {100 * v['resolved'] / v['reached']:.0f}%"
+    """The supervisor's view of the run, as plain text lines, from the figures module: the
+    period spans the demo's calls and every deadline its assignments got."""
+    period = between(today() - timedelta(days=1), today() + timedelta(days=90))
+    async with pool.acquire() as conn:
+        _, calls = await call_kpis(conn, period, "queue")
+        table = await figures(conn, period, "unit")
+        o = await conn.fetchrow(
+            """SELECT count(*) AS received,
+                      count(*) FILTER (WHERE close_reason = 'resolved_directly') AS direct,
+                      count(*) FILTER (WHERE status = 'closed') AS closed,
+                      count(*) FILTER (WHERE close_reason = 'unreachable') AS unreachable,
+                      sum(reopen_count) AS reopened
+               FROM work_orders"""
         )
-    flags = await pool.fetch(
-        "SELECT action, count(*) AS n FROM audit_events WHERE action LIKE 'deadline_%' GROUP BY 1 ORDER BY 1"
+        flags = await conn.fetch(
+            "SELECT action, count(*) AS n FROM audit_events WHERE action LIKE 'deadline_%' GROUP BY 1 ORDER BY 1"
+        )
+    c = calls.as_dict()
+    lines = [
+        f"calls: offered {c['offered']}, answered {c['answered']} ({_pct(c['answer_rate'])}), "
+        f"abandoned {c['abandoned']}, service level 15 s {_pct(c['service_level_15s'])}, "
+        f"20 s {_pct(c['service_level_20s'])}, avg speed of answer {_secs(c['asa_seconds'])}, "
+        f"avg handle {_secs(c['aht_seconds'])}",
+        f"orders: received {o['received']}, answered directly {o['direct']}, closed {o['closed']} "
+        f"(unreachable {o['unreachable']}), reopened (重办) {o['reopened']}",
+    ]
+    t = table.total.as_dict()
+    lines.append(
+        f"assignments: dispatched {t['dispatched']}, signed on time {_pct(t['sign_on_time_rate'])}, "
+        f"replied {_pct(t['reply_rate'])}, on time {_pct(t['reply_on_time_rate'])}, "
+        f"returned {_pct(t['return_rate'])}, contacted within 24 h {_pct(t['response_rate'])}"
+    )
+    lines.append(
+        f"visits: visited {_pct(t['visit_rate'])} of replies, satisfied {_pct(t['satisfaction_rate'])}, "
+        f"resolved {_pct(t['resolution_rate'])}; answered directly {_pct(t['direct_rate'])} of orders"
     )
     if flags:
         lines.append("deadline clock: " + ", ".join(f"{r['action']} {r['n']}" for r in flags))
     lines.append("")
-    lines.append(f"{_pad('unit', 30)}{'dispatched':>11}{'replied':>9}{'on time':>9}{'returned':>10}")
-    rows = await pool.fetch(
-        """SELECT u.name, count(*) AS dispatched,
-                  count(*) FILTER (WHERE a.replied_at IS NOT NULL) AS replied,
-                  count(*) FILTER (WHERE a.replied_at <= a.reply_due_at OR (a.replied_at IS NOT NULL AND a.reply_due_at IS NULL)) AS on_time,
-                  count(*) FILTER (WHERE a.status = 'returned') AS returned
-           FROM assignments a JOIN units u ON u.id = a.unit_id
-           WHERE a.role = 'lead' GROUP BY u.name ORDER BY count(*) DESC, u.name"""
-    )
-    for r in rows:
-        lines.append(f"{_pad(r['name'], 30)}{r['dispatched']:>11}{r['replied']:>9}{r['on_time']:>9}{r['returned']:>10}")
+    lines.append(f"{_pad('unit', 30)}{'dispatched':>11}{'replied':>9}{'on time':>9}{'returned':>10}{'satisfied':>11}")
+    busy = sorted((r for r in table.rows if r.counts["dispatched"]), key=lambda r: (-r.counts["dispatched"], r.name))
+    for r in busy:
+        n = r.counts
+        lines.append(
+            f"{_pad(r.name, 30)}{n['dispatched']:>11}{n['replied']:>9}{n['replied_on_time']:>9}{n['returned']:>10}"
+            f"{_pct(r.rates['satisfaction_rate']):>11}"
+        )
     return lines
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{float(value):.1f} s"
 
 
 def _pad(text: str, width: int) -> str:
