@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+# pgserver narrates every start and stop at INFO, the last line from an exit hook that runs
+# after pytest (or the CLI) has closed its log streams: "--- Logging error ---" noise.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 class EmbeddedUnavailable(RuntimeError):
