@@ -100,12 +100,9 @@ def start_replay(rounds: int) -> tuple[subprocess.Popen[str], int]:
 
 async def adapter_rate(admin_url: str, port: int, expected_events: int) -> tuple[float, float, int]:
     name = f"hotline_bench_ami_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
+    url = await db.create_database(admin_url, name)
     pool: asyncpg.Pool | None = None
     try:
-        url = db.with_database(admin_url, name)
         conn = await asyncpg.connect(url)
         await db.migrate(conn)
         await conn.close()
@@ -129,9 +126,7 @@ async def adapter_rate(admin_url: str, port: int, expected_events: int) -> tuple
     finally:
         if pool is not None:
             await pool.close()
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await db.drop_database(admin_url, name)
 
 
 def main() -> None:

@@ -155,9 +155,7 @@ async def bench(args: argparse.Namespace) -> None:
     admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     name = f"hotline_bench_cb_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = db.with_database(admin_url, name)
+    url = await db.create_database(admin_url, name)
     server: multiprocessing.process.BaseProcess | None = None
     try:
         per_unit = max(1, args.replies // args.units)
@@ -224,8 +222,6 @@ async def bench(args: argparse.Namespace) -> None:
             base_b = _summary("baseline B: bare actions.act(reply), no HTTP", lat, wall)
         finally:
             await pool.close()
-        replied = await admin.fetchval("SELECT 1")  # keep the admin connection alive
-        assert replied == 1
         print()
         print(f"  signed reply vs signed GET:   {measured['rate'] / base_a['rate']:.2f}x throughput, "
               f"p99 {measured['p99'] / base_a['p99']:.2f}x")  # fmt: skip
@@ -235,8 +231,7 @@ async def bench(args: argparse.Namespace) -> None:
         if server is not None:
             server.terminate()
             server.join(10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await db.drop_database(admin_url, name)
 
 
 def main() -> None:

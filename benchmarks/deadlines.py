@@ -100,9 +100,7 @@ async def main() -> None:
     args = ap.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"hotline_bench_deadlines_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(base)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = db.with_database(base, name)
+    url = await db.create_database(base, name)
     try:
         conn = await asyncpg.connect(url)
         await db.migrate(conn)
@@ -136,8 +134,7 @@ async def main() -> None:
         print(f"deadline clock tick, nothing due:        {i:8.2f} ms")
     finally:
         if not args.keep:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            await db.drop_database(base, name)
 
 
 if __name__ == "__main__":

@@ -204,7 +204,7 @@ async def measure(conn: asyncpg.Connection, runs: int) -> None:
 async def main(args: argparse.Namespace) -> None:
     url = db.with_database(args.database_url, DB_NAME)
     if not args.reuse:
-        await recreate(args.database_url)
+        await db.create_database(args.database_url, DB_NAME, replace=True)
     try:
         conn = await asyncpg.connect(url, command_timeout=3600)
         try:
@@ -221,24 +221,7 @@ async def main(args: argparse.Namespace) -> None:
             await conn.close()
     finally:
         if not args.keep:
-            await drop(args.database_url)
-
-
-async def recreate(admin_url: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
-    finally:
-        await admin.close()
-
-
-async def drop(admin_url: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    finally:
-        await admin.close()
+            await db.drop_database(args.database_url, DB_NAME)
 
 
 if __name__ == "__main__":

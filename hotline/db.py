@@ -73,6 +73,36 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[str
     return applied_now
 
 
+_DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
+
+
+async def create_database(server_url: str, name: str, *, template: str | None = None, replace: bool = False) -> str:
+    """Create database ``name`` on the server at ``server_url`` (optionally from ``template``,
+    or dropping one of that name first); return its URL. For tests, the demo and benchmarks."""
+    for n in (name, template):
+        if n is not None and not _DB_NAME.match(n):
+            raise ValueError(f"not a plain database name: {n!r}")
+    admin = await asyncpg.connect(server_url)
+    try:
+        if replace:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    finally:
+        await admin.close()
+    return with_database(server_url, name)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    """Drop database ``name`` if it exists, disconnecting whoever still uses it."""
+    if not _DB_NAME.match(name):
+        raise ValueError(f"not a plain database name: {name!r}")
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 def with_database(url: str, name: str) -> str:
     """The same server URL pointing at another database (query string, e.g. a socket host, kept)."""
     return urlunsplit(urlsplit(url)._replace(path="/" + name))

@@ -43,12 +43,7 @@ def template_db(servers: Embedded) -> Iterator[str]:
     name = f"hotline_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
     async def create() -> None:
-        admin = await asyncpg.connect(servers.database_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        conn = await asyncpg.connect(db.with_database(servers.database_url, name))
+        conn = await asyncpg.connect(await db.create_database(servers.database_url, name))
         try:
             await db.migrate(conn)
         finally:
@@ -56,7 +51,7 @@ def template_db(servers: Embedded) -> Iterator[str]:
 
     asyncio.run(create())
     yield name
-    asyncio.run(_drop(servers.database_url, name))
+    asyncio.run(db.drop_database(servers.database_url, name))
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +63,7 @@ def seeded_template_db(servers: Embedded, template_db: str) -> Iterator[str]:
     async def create() -> None:
         from hotline.seed import seed_demo
 
-        await _clone(servers.database_url, template_db, name)
+        await db.create_database(servers.database_url, name, template=template_db)
         conn = await asyncpg.connect(db.with_database(servers.database_url, name))
         try:
             await seed_demo(conn, DEFAULT_DIVISIONS)
@@ -77,31 +72,14 @@ def seeded_template_db(servers: Embedded, template_db: str) -> Iterator[str]:
 
     asyncio.run(create())
     yield name
-    asyncio.run(_drop(servers.database_url, name))
-
-
-async def _clone(admin_url: str, template: str, name: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await admin.close()
-
-
-async def _drop(admin_url: str, name: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    asyncio.run(db.drop_database(servers.database_url, name))
 
 
 async def _fresh_database(servers: Embedded, template: str) -> AsyncIterator[str]:
     assert servers.database_url
     name = f"hotline_t_{uuid.uuid4().hex[:12]}"
-    await _clone(servers.database_url, template, name)
-    yield db.with_database(servers.database_url, name)
-    await _drop(servers.database_url, name)
+    yield await db.create_database(servers.database_url, name, template=template)
+    await db.drop_database(servers.database_url, name)
 
 
 @pytest.fixture

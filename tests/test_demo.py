@@ -9,7 +9,7 @@ import asyncpg
 
 from hotline.cli import DEFAULT_DIVISIONS, DEFAULT_TRACE
 from hotline.config import Settings
-from hotline.db import with_database
+from hotline.db import drop_database, with_database
 from hotline.demo.runner import Demo
 from hotline.embedded import Embedded
 
@@ -29,11 +29,7 @@ async def test_demo_runs_the_whole_centre(servers: Embedded, redis_url: str, sha
         finally:
             await conn.close()
     finally:
-        admin = await asyncpg.connect(servers.database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(servers.database_url, name)
     # counts read from the trace itself
     assert result.calls == {
         "answered": trace_text.count(b"Event: AgentConnect\r\n"),

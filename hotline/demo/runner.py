@@ -63,16 +63,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def fresh_database(server_url: str, name: str) -> str:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return db.with_database(server_url, name)
-
-
 class Demo:
     def __init__(
         self,
@@ -89,7 +79,7 @@ class Demo:
 
     async def run(self) -> DemoResult:
         assert self.settings.database_url and self.settings.redis_url
-        url = await fresh_database(self.settings.database_url, self.database)
+        url = await db.create_database(self.settings.database_url, self.database, replace=True)
         self.pool = await db.create_pool(url, min_size=1, max_size=5)
         try:
             async with self.pool.acquire() as conn:
