@@ -8,7 +8,6 @@ syncs with ``since`` = the last ``updated_at`` it holds and follows ``next_curso
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any, Literal
 
@@ -16,8 +15,9 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.webhook.errors import UnitsOnly
+from hotline import cursors
 from hotline.auth import Principal
-from hotline.errors import InvalidInput, NotFound
+from hotline.errors import NotFound
 from hotline.orders.views import order_view, row_dict
 
 AssignmentStatus = Literal["dispatched", "signed", "replied", "redispatched", "returned", "done", "cancelled"]
@@ -57,18 +57,6 @@ def require_unit(principal: Principal) -> int:
     return principal.unit_id
 
 
-def _encode_cursor(updated_at: datetime, assignment_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{assignment_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, assignment_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), int(assignment_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor is not one this server issued", {"cursor": cursor}) from None
-
-
 def assignment_view(a: asyncpg.Record, order: asyncpg.Record, viewer: Principal) -> dict[str, Any]:
     out = {k: v for k, v in row_dict(a).items() if k in ASSIGNMENT_FIELDS}
     shown = order_view(order, viewer)
@@ -93,7 +81,7 @@ async def list_assignments(conn: asyncpg.Connection, principal: Principal, f: As
     if f.since is not None:
         where.append(f"a.updated_at >= {arg(f.since)}")
     if f.cursor:
-        at, last_id = _decode_cursor(f.cursor)
+        at, last_id = cursors.decode(f.cursor)
         where.append(f"(a.updated_at, a.id) > ({arg(at)}, {arg(last_id)})")
     sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY a.updated_at, a.id LIMIT {arg(f.limit + 1)}"
     rows = await conn.fetch(sql, *args)
@@ -107,7 +95,7 @@ async def list_assignments(conn: asyncpg.Connection, principal: Principal, f: As
     }
     return {
         "items": [assignment_view(r, orders[r["order_id"]], principal) for r in rows],
-        "next_cursor": _encode_cursor(rows[-1]["updated_at"], rows[-1]["id"]) if more else None,
+        "next_cursor": cursors.encode(rows[-1]["updated_at"], rows[-1]["id"]) if more else None,
     }
 
 

@@ -10,19 +10,18 @@
 
 from __future__ import annotations
 
-import base64
 import logging
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotline import cursors
 from hotline.api.body import json_response, parse, parse_query
 from hotline.api.keys import POOL
 from hotline.api.middleware import principal
 from hotline.auth import Principal
-from hotline.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hotline.errors import Conflict, Forbidden, NotFound
 from hotline.orders.views import row_dict
 
 log = logging.getLogger(__name__)
@@ -59,18 +58,6 @@ def _view(row: Any) -> dict[str, Any]:
     return out
 
 
-def _cursor(created_at: datetime, outbox_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{outbox_id}".encode()).decode()
-
-
-def _uncursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, outbox_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), int(outbox_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor is not one this server issued", {"cursor": cursor}) from None
-
-
 @routes.get("/api/outbox/dead")
 async def dead(request: web.Request) -> web.Response:
     _supervisor(request)
@@ -81,7 +68,7 @@ async def dead(request: web.Request) -> web.Response:
         args.append(f.unit_id)
         where.append(f"o.unit_id = ${len(args)}")
     if f.cursor:
-        at, last = _uncursor(f.cursor)
+        at, last = cursors.decode(f.cursor)
         args += [at, last]
         where.append(f"(o.created_at, o.id) < (${len(args) - 1}, ${len(args)})")
     args.append(f.limit + 1)
@@ -96,7 +83,7 @@ async def dead(request: web.Request) -> web.Response:
     return json_response(
         {
             "items": [_view(r) for r in rows],
-            "next_cursor": _cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
+            "next_cursor": cursors.encode(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
         }
     )
 

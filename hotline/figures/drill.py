@@ -7,14 +7,13 @@ fall due (orders: as received), keyset-paginated on (that time, id) with an opaq
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 import asyncpg
 
+from hotline import cursors
 from hotline.figures.counting import (
     ASSIGNMENT_COUNTS,
     DEFAULT_RESPONSE_LIMIT,
@@ -92,7 +91,7 @@ async def drill_down(
         args.append(key)
         where.append(f"c.key = ${len(args)}")
     if cursor is not None:
-        args += list(uncursor(cursor))
+        args += list(cursors.decode(cursor))
         where.append(f"(c.{at_col}, c.{id_col}) > (${len(args) - 1}, ${len(args)})")
     args.append(limit + 1)
     async with reporting(conn):
@@ -103,19 +102,4 @@ async def drill_down(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    return DrillPage([row_dict(r) for r in rows], make_cursor(rows[-1][at_col], rows[-1][id_col]) if more else None)
-
-
-def make_cursor(at: datetime, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()
-
-
-def uncursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
-            raise ValueError("naive time")
-        return parsed, int(row_id)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise ValueError("the cursor is not one this server issued") from None
+    return DrillPage([row_dict(r) for r in rows], cursors.encode(rows[-1][at_col], rows[-1][id_col]) if more else None)

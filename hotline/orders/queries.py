@@ -7,15 +7,15 @@ assigned; everyone else at the centre sees all. Pages use keyset pagination on
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hotline import cursors
 from hotline.auth import Principal
-from hotline.errors import InvalidInput, NotFound
+from hotline.errors import NotFound
 from hotline.orders.models import Kind
 from hotline.orders.states import Status
 from hotline.orders.views import order_view, row_dict
@@ -38,18 +38,6 @@ class OrderFilter(BaseModel):
     q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = None
-
-
-def _encode_cursor(created_at: datetime, order_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{order_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        created, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), int(order_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor is not one this server issued", {"cursor": cursor}) from None
 
 
 async def list_orders(conn: asyncpg.Connection, principal: Principal, f: OrderFilter) -> dict[str, Any]:
@@ -86,7 +74,7 @@ async def list_orders(conn: asyncpg.Connection, principal: Principal, f: OrderFi
         p = arg(pattern)
         where.append(f"(o.number LIKE {p} OR o.title ILIKE {p} OR o.content ILIKE {p} OR o.address ILIKE {p})")
     if f.cursor:
-        created_at, order_id = _decode_cursor(f.cursor)
+        created_at, order_id = cursors.decode(f.cursor)
         where.append(f"(o.created_at, o.id) < ({arg(created_at)}, {arg(order_id)})")
     sql = "SELECT o.* FROM work_orders o"
     if where:
@@ -97,7 +85,7 @@ async def list_orders(conn: asyncpg.Connection, principal: Principal, f: OrderFi
     rows = rows[: f.limit]
     return {
         "items": [order_view(r, principal) for r in rows],
-        "next_cursor": _encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
+        "next_cursor": cursors.encode(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
     }
 
 
