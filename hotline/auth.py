@@ -18,6 +18,9 @@ import asyncpg
 
 from hotline.errors import Unauthenticated
 
+# Call-centre staff: they take in orders and act for the centre.
+CENTRE_ROLES = frozenset({"agent", "supervisor", "admin"})
+
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
@@ -57,7 +60,7 @@ class Principal:
 
     @property
     def is_centre(self) -> bool:
-        return self.role in ("agent", "supervisor", "admin")
+        return self.role in CENTRE_ROLES
 
 
 def _token_hash(token: str) -> bytes:

@@ -196,6 +196,7 @@ async def test_wrong_password_expired_and_revoked_tokens(anon: Client, seeded_da
         ("POST", "/api/orders/999999/actions/remind", b"{}", 404, "not_found"),
         ("GET", "/api/orders/abc", b"", 404, "not_found"),
         ("GET", "/api/orders/999999", b"", 404, "not_found"),
+        ("GET", "/api/orders/99999999999999999999", b"", 404, "not_found"),  # beyond bigint: still no such order
         ("GET", "/api/nowhere", b"", 404, "not_found"),
         ("DELETE", "/api/orders", b"", 405, "method_not_allowed"),
     ],

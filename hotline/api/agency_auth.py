@@ -19,11 +19,11 @@ import logging
 from aiohttp import web
 
 from adapters.webhook import keystore, signing
-from hotline.api.body import json_response
+from hotline.api.body import json_response, path_id
 from hotline.api.keys import POOL, REDIS
-from hotline.api.middleware import principal
+from hotline.api.middleware import ADMINS, require_role
 from hotline.auth import Principal
-from hotline.errors import Forbidden, NotFound, ServiceUnavailable, Unauthenticated
+from hotline.errors import NotFound, ServiceUnavailable, Unauthenticated
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -103,23 +103,13 @@ async def _claim_nonce(request: web.Request, parts: signing.SignedParts) -> None
 
 
 def _admin(request: web.Request) -> Principal:
-    p = principal(request)
-    if p.role != "admin":
-        raise Forbidden("only admins manage unit keys", {"role": p.role})
-    return p
-
-
-def _unit_id(request: web.Request) -> int:
-    raw = request.match_info["unit_id"]
-    if not raw.isdigit():
-        raise NotFound("no such unit", {"unit_id": raw})
-    return int(raw)
+    return require_role(request, ADMINS, "only admins manage unit keys")
 
 
 @routes.get("/api/admin/units/{unit_id}/keys")
 async def list_unit_keys(request: web.Request) -> web.Response:
     _admin(request)
-    unit_id = _unit_id(request)
+    unit_id = path_id(request, "unit_id")
     async with request.app[POOL].acquire() as conn:
         if await conn.fetchval("SELECT id FROM units WHERE id = $1", unit_id) is None:
             raise NotFound("no such unit", {"unit_id": unit_id})
@@ -131,7 +121,7 @@ async def create_unit_key(request: web.Request) -> web.Response:
     """Issue (rotate) a key: the secret is in this response and never again."""
     admin = _admin(request)
     async with request.app[POOL].acquire() as conn:
-        issued = await keystore.create_key(conn, _unit_id(request), admin.user_id)
+        issued = await keystore.create_key(conn, path_id(request, "unit_id"), admin.user_id)
     return json_response(
         {
             "key_id": issued.key_id,
@@ -148,5 +138,5 @@ async def create_unit_key(request: web.Request) -> web.Response:
 async def revoke_unit_key(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
-        await keystore.revoke_key(conn, _unit_id(request), request.match_info["key_id"])
+        await keystore.revoke_key(conn, path_id(request, "unit_id"), request.match_info["key_id"])
     return web.Response(status=204)

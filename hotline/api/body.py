@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from hotline.errors import MalformedBody
+from hotline.errors import MalformedBody, NotFound
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,6 +41,15 @@ def parse_query(request: web.Request, model: type[M], *, lists: tuple[str, ...] 
         else:
             data[key] = values[-1]
     return model.model_validate(data)
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """A numeric id from the path (``order_id`` …); anything that is not one a bigint can hold
+    names no record, so it is a 404 (``no such order``), never a 500 from the database."""
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"no such {name.removesuffix('_id')}", {name: raw})
+    return int(raw)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hotline.api.body import json_object, json_response
+from hotline.api.body import json_object, json_response, path_id
 from hotline.api.keys import POOL, SERVICES
-from hotline.api.middleware import principal
-from hotline.errors import Forbidden, NotFound
+from hotline.api.middleware import CENTRE, principal, require_role
+from hotline.errors import NotFound
 from hotline.orders import actions
 from hotline.orders.models import NewOrder
 from hotline.orders.views import row_dict
@@ -16,22 +16,14 @@ from hotline.orders.views import row_dict
 routes = web.RouteTableDef()
 
 
-def _call_id(request: web.Request) -> int:
-    raw = request.match_info["call_id"]
-    if not raw.isdigit():
-        raise NotFound("no such call", {"call_id": raw})
-    return int(raw)
-
-
 def _centre_only(request: web.Request) -> None:
-    if not principal(request).is_centre:
-        raise Forbidden("call records are for call-centre staff", {"role": principal(request).role})
+    require_role(request, CENTRE, "call records are for call-centre staff")
 
 
 @routes.get("/api/calls/{call_id}")
 async def get_call(request: web.Request) -> web.Response:
     _centre_only(request)
-    call_id = _call_id(request)
+    call_id = path_id(request, "call_id")
     async with request.app[POOL].acquire() as conn:
         call = await conn.fetchrow("SELECT * FROM calls WHERE id = $1", call_id)
         if call is None:
@@ -45,7 +37,7 @@ async def get_call(request: web.Request) -> web.Response:
 @routes.post("/api/calls/{call_id}/order")
 async def order_from_call(request: web.Request) -> web.Response:
     _centre_only(request)
-    call_id = _call_id(request)
+    call_id = path_id(request, "call_id")
     body = await json_object(request)
     async with request.app[POOL].acquire() as conn:
         call = await conn.fetchrow("SELECT linkedid, caller_number, caller_name FROM calls WHERE id = $1", call_id)

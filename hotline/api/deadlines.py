@@ -24,12 +24,12 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from hotline.api.body import json_response, parse, parse_query
+from hotline.api.body import json_response, parse, parse_query, path_id
 from hotline.api.keys import POOL, SERVICES
-from hotline.api.middleware import principal
+from hotline.api.middleware import ADMINS, CENTRE, SUPERVISORS, require_role
 from hotline.deadlines import overdue, store
 from hotline.deadlines.policy import Clock, TimeUnit, due, pick
-from hotline.errors import Forbidden, InvalidInput, NotFound
+from hotline.errors import InvalidInput
 from hotline.orders.models import Kind
 
 routes = web.RouteTableDef()
@@ -85,13 +85,11 @@ class Override(BaseModel):
 
 
 def _supervisor(request: web.Request) -> None:
-    if principal(request).role not in ("supervisor", "admin"):
-        raise Forbidden("deadline views are for supervisors", {"role": principal(request).role})
+    require_role(request, SUPERVISORS, "deadline views are for supervisors")
 
 
 def _admin(request: web.Request) -> None:
-    if principal(request).role != "admin":
-        raise Forbidden("only admins change deadline policies and the calendar", {"role": principal(request).role})
+    require_role(request, ADMINS, "only admins change deadline policies and the calendar")
 
 
 def _day(request: web.Request) -> date:
@@ -100,13 +98,6 @@ def _day(request: web.Request) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput("the day must be YYYY-MM-DD", {"day": raw}) from None
-
-
-def _rule_id(request: web.Request) -> int:
-    raw = request.match_info["rule_id"]
-    if not raw.isdigit():
-        raise NotFound("no such rule", {"rule_id": raw})
-    return int(raw)
 
 
 # ------------------------------------------------------------ supervisor views
@@ -157,7 +148,7 @@ async def add_rule(request: web.Request) -> web.Response:
 async def remove_rule(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
-        rule = await store.remove_rule(conn, request.match_info["preset"], _rule_id(request))
+        rule = await store.remove_rule(conn, request.match_info["preset"], path_id(request, "rule_id"))
     return json_response(rule)
 
 
@@ -172,8 +163,7 @@ async def activate(request: web.Request) -> web.Response:
 @routes.get("/api/deadlines/preview")
 async def preview(request: web.Request) -> web.Response:
     """The deadlines a dispatch at ``at`` (default now) would set, and the rules behind them."""
-    if not principal(request).is_centre:
-        raise Forbidden("deadline previews are for call-centre staff", {"role": principal(request).role})
+    require_role(request, CENTRE, "deadline previews are for call-centre staff")
     q = parse_query(request, PreviewQuery)
     at = q.at or datetime.now(UTC)
     deadlines = request.app[SERVICES].deadlines

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hotline.api.body import json_response, parse_query
 from hotline.api.keys import POOL
-from hotline.api.middleware import principal
-from hotline.errors import Forbidden, InvalidInput
+from hotline.api.middleware import SUPERVISORS, require_role
+from hotline.errors import InvalidInput
 from hotline.figures import (
     METRICS,
     CallsBy,
@@ -114,9 +114,7 @@ class CallsQuery(PeriodQuery):
 
 
 def _supervisor(request: web.Request) -> None:
-    p = principal(request)
-    if p.role not in ("supervisor", "admin"):
-        raise Forbidden("figures are for supervisors", {"role": p.role})
+    require_role(request, SUPERVISORS, "figures are for supervisors")
 
 
 async def _table(request: web.Request) -> FiguresTable:

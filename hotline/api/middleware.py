@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from hotline import auth
 from hotline.api.keys import METRICS, POOL
-from hotline.errors import ApiError, Unauthenticated
+from hotline.errors import ApiError, Forbidden, Unauthenticated
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -84,3 +84,16 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def principal(request: web.Request) -> auth.Principal:
     return request[PRINCIPAL]
+
+
+CENTRE = auth.CENTRE_ROLES
+SUPERVISORS = frozenset({"supervisor", "admin"})
+ADMINS = frozenset({"admin"})
+
+
+def require_role(request: web.Request, roles: frozenset[str], why: str) -> auth.Principal:
+    """The caller, if their role is one of ``roles``; 403 saying ``why`` otherwise."""
+    p = principal(request)
+    if p.role not in roles:
+        raise Forbidden(why, {"role": p.role})
+    return p

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hotline.api.body import json_object, json_response, parse, parse_query
+from hotline.api.body import json_object, json_response, parse, parse_query, path_id
 from hotline.api.keys import METRICS, POOL, SERVICES
 from hotline.api.middleware import principal
-from hotline.errors import InvalidInput, NotFound
+from hotline.errors import InvalidInput
 from hotline.orders import actions, queries
 from hotline.orders.models import NewOrder
 from hotline.orders.states import Action
 
 routes = web.RouteTableDef()
-
-
-def _order_id(request: web.Request) -> int:
-    raw = request.match_info["order_id"]
-    if not raw.isdigit():
-        raise NotFound("no such order", {"order_id": raw})
-    return int(raw)
 
 
 @routes.post("/api/orders")
@@ -39,7 +32,7 @@ async def list_(request: web.Request) -> web.Response:
 @routes.get("/api/orders/{order_id}")
 async def get(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        return json_response(await queries.get_order(conn, principal(request), _order_id(request)))
+        return json_response(await queries.get_order(conn, principal(request), path_id(request, "order_id")))
 
 
 @routes.get("/api/orders/by-number/{number}")
@@ -59,7 +52,7 @@ async def act(request: web.Request) -> web.Response:
         ) from None
     payload = actions.parse_payload(action, await json_object(request))
     order = await actions.act(
-        request.app[POOL], request.app[SERVICES], principal(request), _order_id(request), action, payload
+        request.app[POOL], request.app[SERVICES], principal(request), path_id(request, "order_id"), action, payload
     )
     request.app[METRICS].order_actions.labels(action.value).inc()
     return json_response(order)

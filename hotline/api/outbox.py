@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from hotline import cursors
 from hotline.api.body import json_response, parse, parse_query
 from hotline.api.keys import POOL
-from hotline.api.middleware import principal
+from hotline.api.middleware import SUPERVISORS, require_role
 from hotline.auth import Principal
-from hotline.errors import Conflict, Forbidden, NotFound
+from hotline.errors import Conflict, NotFound
 from hotline.orders.views import row_dict
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,7 @@ class RetryUnit(BaseModel):
 
 
 def _supervisor(request: web.Request) -> Principal:
-    p = principal(request)
-    if p.role not in ("supervisor", "admin"):
-        raise Forbidden("webhook deliveries are for supervisors", {"role": p.role})
-    return p
+    return require_role(request, SUPERVISORS, "webhook deliveries are for supervisors")
 
 
 def _view(row: Any) -> dict[str, Any]:

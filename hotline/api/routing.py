@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from dispatch import aliases, rules, units
 from dispatch.engine import RouteRequest
 from dispatch.forms import Alias
-from hotline.api.body import json_response, parse, parse_query
+from hotline.api.body import json_response, parse, parse_query, path_id
 from hotline.api.keys import POOL, SERVICES
-from hotline.api.middleware import principal
+from hotline.api.middleware import ADMINS, CENTRE, principal, require_role
 from hotline.errors import Forbidden, NotFound
 from hotline.orders import actions
 from hotline.orders.models import Kind
@@ -81,20 +81,11 @@ def _alias(a: Alias) -> dict:
 
 
 def _centre(request: web.Request) -> None:
-    if not principal(request).is_centre:
-        raise Forbidden("routing is for call-centre staff", {"role": principal(request).role})
+    require_role(request, CENTRE, "routing is for call-centre staff")
 
 
 def _admin(request: web.Request) -> None:
-    if principal(request).role != "admin":
-        raise Forbidden("only admins change units and the dispatch list", {"role": principal(request).role})
-
-
-def _id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit():
-        raise NotFound(f"no such {name.removesuffix('_id')}", {name: raw})
-    return int(raw)
+    require_role(request, ADMINS, "only admins change units and the dispatch list")
 
 
 @routes.post("/api/route")
@@ -115,7 +106,7 @@ async def suggestion(request: web.Request) -> web.Response:
     office under it that covers the place the engine resolved (二次派单)."""
     p = principal(request)
     async with request.app[POOL].acquire() as conn:
-        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", _id(request, "order_id"))
+        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", path_id(request, "order_id"))
         if order is None:
             raise NotFound("no such order", {"order_id": request.match_info["order_id"]})
         decision, suggested = await actions.suggest(conn, request.app[SERVICES], order)
@@ -184,7 +175,7 @@ async def add_rule(request: web.Request) -> web.Response:
 async def remove_rule(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
-        rule = await rules.remove_rule(conn, _id(request, "rule_id"))
+        rule = await rules.remove_rule(conn, path_id(request, "rule_id"))
     return json_response(rule.as_dict())
 
 
@@ -208,5 +199,5 @@ async def add_alias(request: web.Request) -> web.Response:
 async def remove_alias(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
-        a = await aliases.remove_alias(conn, _id(request, "alias_id"))
+        a = await aliases.remove_alias(conn, path_id(request, "alias_id"))
     return json_response(_alias(a))

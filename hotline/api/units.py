@@ -32,20 +32,13 @@ from adapters.webhook.assignments import AssignmentFilter, get_assignment, list_
 from adapters.webhook.callbacks import OPERATIONS, perform
 from adapters.webhook.errors import IdempotencyKeyRequired
 from hotline.api.agency_auth import signed_key
-from hotline.api.body import json_object, json_response, parse_query
+from hotline.api.body import json_object, json_response, parse_query, path_id
 from hotline.api.keys import METRICS, POOL, SERVICES
 from hotline.api.middleware import principal
 from hotline.errors import NotFound
 
 routes = web.RouteTableDef()
 PREFIX = "/api/units/me"
-
-
-def _assignment_id(request: web.Request) -> int:
-    raw = request.match_info["assignment_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("no such assignment", {"assignment_id": raw})
-    return int(raw)
 
 
 @routes.get(PREFIX)
@@ -69,7 +62,7 @@ async def list_(request: web.Request) -> web.Response:
 @routes.get(PREFIX + "/assignments/{assignment_id}")
 async def get(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        return json_response(await get_assignment(conn, principal(request), _assignment_id(request)))
+        return json_response(await get_assignment(conn, principal(request), path_id(request, "assignment_id")))
 
 
 @routes.post(PREFIX + "/assignments/{assignment_id}/{operation}")
@@ -77,7 +70,7 @@ async def act(request: web.Request) -> web.Response:
     op = OPERATIONS.get(request.match_info["operation"])
     if op is None:
         raise NotFound("no such callback", {"operation": request.match_info["operation"], "known": sorted(OPERATIONS)})
-    assignment_id = _assignment_id(request)
+    assignment_id = path_id(request, "assignment_id")
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
     if key is None and signed_key(request) is not None:
         raise IdempotencyKeyRequired(f"signed callbacks must send an {idempotency.HEADER} header")
