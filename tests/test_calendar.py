@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.calendar import BusinessCalendar, parse_hours
-from hotline.deadlines.policy import Clock, NoRule, Rule, TimeUnit, due, fraction_point, pick, shift
+from hotline.deadlines.policy import Clock, NoRule, Pause, Rule, TimeUnit, due, fraction_point, pick
 
 SH = ZoneInfo("Asia/Shanghai")
 cal = BusinessCalendar()
@@ -152,9 +152,9 @@ def test_warning_point_is_eighty_percent_of_working_time() -> None:
 
 def test_shift_by_suspended_working_time() -> None:
     # suspended Friday 17:00 → Monday 10:00: 0.5 h Friday + 1.5 h Monday = 2 working hours
-    paused = (at(2026, 11, 20, 17), at(2026, 11, 23, 10))
-    assert shift(cal, at(2026, 11, 24, 17, 30), *paused, working=True) == at(2026, 11, 25, 10, 30)
-    assert shift(cal, at(2026, 11, 24, 17, 30), *paused, working=False) == at(2026, 11, 27, 10, 30)
+    pause = Pause.between(cal, at(2026, 11, 20, 17), at(2026, 11, 23, 10))
+    assert pause.shift(at(2026, 11, 24, 17, 30), working=True) == at(2026, 11, 25, 10, 30)
+    assert pause.shift(at(2026, 11, 24, 17, 30), working=False) == at(2026, 11, 27, 10, 30)
 
 
 RULES = [

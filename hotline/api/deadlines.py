@@ -28,7 +28,7 @@ from hotline.api.body import json_response, parse, parse_query, path_id
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, SUPERVISORS, require_role
 from hotline.deadlines import overdue, store
-from hotline.deadlines.policy import Clock, TimeUnit, due, pick
+from hotline.deadlines.policy import Clock, TimeUnit
 from hotline.errors import InvalidInput
 from hotline.orders.models import Kind
 
@@ -167,15 +167,14 @@ async def preview(request: web.Request) -> web.Response:
     q = parse_query(request, PreviewQuery)
     at = q.at or datetime.now(UTC)
     deadlines = request.app[SERVICES].deadlines
+    order = {"kind": q.kind, "category_code": q.category_code, "urgency": q.urgency}
     async with request.app[POOL].acquire() as conn:
-        rules = await deadlines.rules(conn)
-        cal = await deadlines.calendar_for(conn)
+        _, dues = await deadlines.dues(conn, order, at, (Clock.SIGN, Clock.REPLY, Clock.VISIT, Clock.EXTENSION))
+    limit, _ = dues.pop(Clock.EXTENSION)
     out: dict[str, object] = {"at": at}
-    for clock in (Clock.SIGN, Clock.REPLY, Clock.VISIT):
-        rule = pick(rules, clock, q.kind, q.category_code, q.urgency)
-        out[f"{clock.value}_due_at"] = due(cal, at, rule.amount, rule.unit).isoformat()
+    for clock, (rule, due_at) in dues.items():
+        out[f"{clock.value}_due_at"] = due_at.isoformat()
         out[f"{clock.value}_rule"] = {"id": rule.id, "amount": rule.amount, "unit": rule.unit.value, "note": rule.note}
-    limit = pick(rules, Clock.EXTENSION, q.kind, q.category_code, q.urgency)
     out["extension_limit"] = {"amount": limit.amount, "unit": limit.unit.value}
     return json_response(out)
 

@@ -106,10 +106,21 @@ def fraction_point(calendar: BusinessCalendar, start: datetime, end: datetime, w
     return calendar.add_working_time(start, calendar.working_time_between(start, end) * share)
 
 
-def shift(
-    calendar: BusinessCalendar, moment: datetime, paused_from: datetime, paused_to: datetime, working: bool
-) -> datetime:
-    """``moment`` pushed out by the time paused (suspension): working time for working clocks."""
-    if not working:
-        return moment + (paused_to - paused_from)
-    return calendar.add_working_time(moment, calendar.working_time_between(paused_from, paused_to))
+@dataclass(frozen=True)
+class Pause:
+    """A stretch the clocks stood still (挂起): measured once, in calendar and in working time,
+    then applied to every deadline and timer it moves."""
+
+    calendar: BusinessCalendar
+    calendar_time: timedelta
+    working_time: timedelta
+
+    @classmethod
+    def between(cls, calendar: BusinessCalendar, start: datetime, end: datetime) -> Pause:
+        return cls(calendar, end - start, calendar.working_time_between(start, end))
+
+    def shift(self, moment: datetime, working: bool) -> datetime:
+        """``moment`` pushed out by the pause: by its working time for clocks counted in working time."""
+        if not working:
+            return moment + self.calendar_time
+        return self.calendar.add_working_time(moment, self.working_time)

@@ -9,6 +9,7 @@ next dispatch in every process, with no cache to go stale.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from hotline.calendar import BusinessCalendar
-from hotline.deadlines.policy import Clock, Rule, TimeUnit, due, fraction_point, pick, shift
+from hotline.deadlines.policy import Clock, Pause, Rule, TimeUnit, due, fraction_point, pick
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,20 @@ class Deadlines:
         overrides: dict[date, bool] = {r["day"]: r["workday"] for r in rows}
         return self.calendar.with_overrides(overrides)
 
-    async def rule_for(self, conn: asyncpg.Connection, clock: Clock, order: asyncpg.Record) -> Rule:
+    async def rule_for(self, conn: asyncpg.Connection, clock: Clock, order: Mapping[str, Any]) -> Rule:
         return pick(await self.rules(conn), clock, order["kind"], order["category_code"], order["urgency"])
+
+    async def dues(
+        self, conn: asyncpg.Connection, order: Mapping[str, Any], start: datetime, clocks: tuple[Clock, ...]
+    ) -> tuple[BusinessCalendar, dict[Clock, tuple[Rule, datetime]]]:
+        """For an order (anything with kind, category_code and urgency) and a start, each clock's
+        rule and due time under the active preset, and the calendar they were counted on."""
+        rules, cal = await self.rules(conn), await self.calendar_for(conn)
+        out = {}
+        for clock in clocks:
+            rule = pick(rules, clock, order["kind"], order["category_code"], order["urgency"])
+            out[clock] = (rule, due(cal, start, rule.amount, rule.unit))
+        return cal, out
 
     # ------------------------------------------------------------ dispatch
 
@@ -54,22 +67,16 @@ class Deadlines:
         self, conn: asyncpg.Connection, order: asyncpg.Record, assignment: asyncpg.Record
     ) -> asyncpg.Record:
         """Set the new assignment's sign-by and reply-by and arm their warning and overdue timers."""
-        rules, cal = await self.rules(conn), await self.calendar_for(conn)
         start = assignment["dispatched_at"]
-        basis: dict[str, Any] = {}
-        dues: dict[Clock, datetime] = {}
-        for clock in TIMED_CLOCKS:
-            rule = pick(rules, clock, order["kind"], order["category_code"], order["urgency"])
-            dues[clock] = due(cal, start, rule.amount, rule.unit)
-            basis[clock.value] = rule.basis()
+        cal, dues = await self.dues(conn, order, start, TIMED_CLOCKS)
+        basis = {clock.value: rule.basis() for clock, (rule, _) in dues.items()}
         updated = await conn.fetchrow(
             """UPDATE assignments SET sign_due_at = $2, reply_due_at = $3, deadline_basis = $4
                WHERE id = $1 RETURNING *""",
-            assignment["id"], dues[Clock.SIGN], dues[Clock.REPLY], basis,
+            assignment["id"], dues[Clock.SIGN][1], dues[Clock.REPLY][1], basis,
         )  # fmt: skip
-        for clock in TIMED_CLOCKS:
-            working = TimeUnit(basis[clock.value]["unit"]).working
-            await self._arm(conn, cal, updated, clock, start, dues[clock], working, generation=0)
+        for clock, (rule, due_at) in dues.items():
+            await self._arm(conn, cal, updated, clock, start, due_at, rule.unit.working, generation=0)
         return updated
 
     async def _arm(
@@ -97,12 +104,12 @@ class Deadlines:
     # ------------------------------------------------------------ visits
 
     async def visit_due(self, conn: asyncpg.Connection, order: asyncpg.Record, replied_at: datetime) -> datetime:
-        rule = await self.rule_for(conn, Clock.VISIT, order)
-        return due(await self.calendar_for(conn), replied_at, rule.amount, rule.unit)
+        _, dues = await self.dues(conn, order, replied_at, (Clock.VISIT,))
+        return dues[Clock.VISIT][1]
 
     # ------------------------------------------------------------ extensions
 
-    async def extension_rule(self, conn: asyncpg.Connection, order: asyncpg.Record) -> Rule:
+    async def extension_rule(self, conn: asyncpg.Connection, order: Mapping[str, Any]) -> Rule:
         """The most an extension may add to this order's reply-by (amount and unit)."""
         return await self.rule_for(conn, Clock.EXTENSION, order)
 
@@ -145,7 +152,7 @@ class Deadlines:
     ) -> dict[str, Any]:
         """Push the order's open deadlines out by the time it was suspended (挂起 stops the clock):
         working time for clocks counted in working time, calendar time for the others."""
-        cal = await self.calendar_for(conn)
+        pause = Pause.between(await self.calendar_for(conn), suspended_at, resumed_at)
         moved: dict[str, Any] = {"assignments": []}
         open_assignments = await conn.fetch(
             """SELECT * FROM assignments WHERE order_id = $1 AND status IN ('dispatched', 'signed', 'replied')
@@ -155,7 +162,7 @@ class Deadlines:
         for a in open_assignments:
             basis = a["deadline_basis"] or {}
             new = {
-                col: shift(cal, a[col], suspended_at, resumed_at, _working(basis, clock)) if a[col] else None
+                col: pause.shift(a[col], _working(basis, clock)) if a[col] else None
                 for clock, col in (("sign", "sign_due_at"), ("reply", "reply_due_at"))
             }
             await conn.execute(
@@ -170,8 +177,8 @@ class Deadlines:
                    WHERE assignment_id = $1 AND clock = $2 AND kind = $3 AND generation = $4""",
                 [
                     (t["assignment_id"], t["clock"], t["kind"], t["generation"],
-                     shift(cal, t["fire_at"], suspended_at, resumed_at, _working(basis, t["clock"])),
-                     shift(cal, t["due_at"], suspended_at, resumed_at, _working(basis, t["clock"])))
+                     pause.shift(t["fire_at"], _working(basis, t["clock"])),
+                     pause.shift(t["due_at"], _working(basis, t["clock"])))
                     for t in timers
                 ],
             )  # fmt: skip
@@ -180,8 +187,7 @@ class Deadlines:
             )
         if order["visit_due_at"] is not None:
             rule = await self.rule_for(conn, Clock.VISIT, order)
-            visit_due = shift(cal, order["visit_due_at"], suspended_at, resumed_at, rule.unit.working)
-            moved["visit_due_at"] = visit_due
+            moved["visit_due_at"] = pause.shift(order["visit_due_at"], rule.unit.working)
         return moved
 
 
