@@ -24,6 +24,9 @@ from hotline.embedded import Embedded, ensure_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+# The recordings and division file from ../shared the tests read, copied so a clone runs its
+# tests on its own; test_shared_copy checks the copy against ../shared wherever that exists.
+SHARED_COPY = ROOT / "tests" / "data" / "shared"
 TEST_REDIS_DB = 13  # keep test keys away from db 0 of a developer's Redis
 
 
@@ -141,4 +144,4 @@ async def _fail_on_loop_errors() -> AsyncIterator[None]:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    return SHARED
+    return SHARED_COPY

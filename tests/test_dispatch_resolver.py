@@ -20,7 +20,7 @@ from dispatch.scratch import scratch_database
 
 DATA = Path(__file__).parent / "data"
 CITY_FILES = {
-    "xuzhou": Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "divisions" / "xuzhou-320300.csv",
+    "xuzhou": DATA / "shared" / "data" / "divisions" / "xuzhou-320300.csv",
     "lianyungang": DATA / "lianyungang-320700.csv",
 }
 

@@ -20,7 +20,7 @@ from dispatch.units import add_unit, list_units
 
 DATA = Path(__file__).parent / "data"
 CITY_FILES = {
-    "xuzhou": Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "divisions" / "xuzhou-320300.csv",
+    "xuzhou": DATA / "shared" / "data" / "divisions" / "xuzhou-320300.csv",
     "lianyungang": DATA / "lianyungang-320700.csv",
 }
 CATEGORIES = [
