@@ -6,13 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+from hotline import db
 
 
 @asynccontextmanager
@@ -20,17 +17,9 @@ async def scratch_database(
     server_url: str, *, template: str | None = None, migrate: bool = False, prefix: str = "dispatch_scratch"
 ) -> AsyncIterator[str]:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        clause = f' TEMPLATE "{template}"' if template else ""
-        await admin.execute(f'CREATE DATABASE "{name}"{clause}')
-    finally:
-        await admin.close()
-    url = with_database(server_url, name)
+    url = await db.create_database(server_url, name, template=template)
     try:
         if migrate:
-            from hotline import db
-
             conn = await asyncpg.connect(url)
             try:
                 await db.migrate(conn)
@@ -38,8 +27,4 @@ async def scratch_database(
                 await conn.close()
         yield url
     finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await db.drop_database(server_url, name)
