@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -54,8 +55,11 @@ class DeadlineClock:
         *,
         interval: float = 15.0,
         batch: int = 500,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.pool, self.redis, self.interval, self.batch = pool, redis, interval, batch
+        # What time it is for the background worker; tests pin it.
+        self.clock = clock
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ worker
@@ -82,8 +86,8 @@ class DeadlineClock:
     # ------------------------------------------------------------ tick
 
     async def tick(self, now: datetime | None = None) -> int:
-        """Fire everything due at ``now`` (default: the current time), batch by batch; return how many were sent."""
-        now = now or datetime.now(UTC)
+        """Fire everything due at ``now`` (default: the clock's time), batch by batch; return how many were sent."""
+        now = now or self.clock()
         sent = 0
         while True:
             taken, fired = await self._batch(now)
