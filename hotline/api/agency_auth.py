@@ -19,7 +19,9 @@ import logging
 from aiohttp import web
 
 from adapters.webhook import keystore, signing
-from hotline.api.body import json_response, path_id
+from hotline.api import schemas as s
+from hotline.api.body import path_id
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, REDIS
 from hotline.api.middleware import ADMINS, require_role
 from hotline.auth import Principal
@@ -107,34 +109,37 @@ def _admin(request: web.Request) -> Principal:
 
 
 @routes.get("/api/admin/units/{unit_id}/keys")
+@operation("A unit's HMAC keys (no secrets)", "unit keys", response=s.KeyList)
 async def list_unit_keys(request: web.Request) -> web.Response:
     _admin(request)
     unit_id = path_id(request, "unit_id")
     async with request.app[POOL].acquire() as conn:
         if await conn.fetchval("SELECT id FROM units WHERE id = $1", unit_id) is None:
             raise NotFound("no such unit", {"unit_id": unit_id})
-        return json_response({"items": await keystore.list_keys(conn, unit_id)})
+        return respond(request, {"items": await keystore.list_keys(conn, unit_id)})
 
 
 @routes.post("/api/admin/units/{unit_id}/keys")
+@operation("Issue a key (rotates: at most two active)", "unit keys", response=s.IssuedKey, status=201)
 async def create_unit_key(request: web.Request) -> web.Response:
     """Issue (rotate) a key: the secret is in this response and never again."""
     admin = _admin(request)
     async with request.app[POOL].acquire() as conn:
         issued = await keystore.create_key(conn, path_id(request, "unit_id"), admin.user_id)
-    return json_response(
+    return respond(
+        request,
         {
             "key_id": issued.key_id,
             "secret": issued.secret,
             "unit_id": issued.unit_id,
-            "created_at": issued.created_at.isoformat(),
+            "created_at": issued.created_at,
             "revoked_key_ids": issued.revoked,
         },
-        status=201,
     )
 
 
 @routes.delete("/api/admin/units/{unit_id}/keys/{key_id}")
+@operation("Revoke a key", "unit keys", status=204)
 async def revoke_unit_key(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:

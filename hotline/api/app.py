@@ -32,7 +32,7 @@ from hotline.api import (
 )
 from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
-from hotline.api.middleware import authenticate, errors, metrics
+from hotline.api.middleware import authenticate, errors, metrics, text
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.config import Settings
@@ -87,7 +87,7 @@ def _outbox_relay(app: web.Application) -> OutboxRelay:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
+    app = web.Application(middlewares=[metrics, errors, text, authenticate], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
@@ -106,7 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(units.routes)
     app.add_routes(agency_auth.routes)
     app.add_routes(outbox.routes)
-    app.add_routes(openapi.routes)
+    openapi.setup(app)
     app.add_routes(deadlines.routes)
     app.add_routes(figures.routes)
     desktop.setup(app)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hotline.api.body import json_object, json_response, path_id
+from hotline.api import schemas as s
+from hotline.api.body import json_object, path_id
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import CENTRE, principal, require_role
 from hotline.errors import NotFound
@@ -21,6 +23,7 @@ def _centre_only(request: web.Request) -> None:
 
 
 @routes.get("/api/calls/{call_id}")
+@operation("One call with the orders taken on it", "calls", response=s.Call)
 async def get_call(request: web.Request) -> web.Response:
     _centre_only(request)
     call_id = path_id(request, "call_id")
@@ -31,10 +34,11 @@ async def get_call(request: web.Request) -> web.Response:
         orders = await conn.fetch(
             "SELECT id, number, kind, status, created_at FROM work_orders WHERE call_id = $1 ORDER BY id", call_id
         )
-    return json_response({**row_dict(call), "orders": [row_dict(o) for o in orders]})
+    return respond(request, {**row_dict(call), "orders": [row_dict(o) for o in orders]})
 
 
 @routes.post("/api/calls/{call_id}/order")
+@operation("Take in an order on a call (caller filled in)", "calls", response=s.Order, body=NewOrder, status=201)
 async def order_from_call(request: web.Request) -> web.Response:
     _centre_only(request)
     call_id = path_id(request, "call_id")
@@ -51,4 +55,4 @@ async def order_from_call(request: web.Request) -> web.Response:
     body["call_linkedid"] = call["linkedid"]
     data = NewOrder.model_validate(body)
     order = await actions.create_order(request.app[POOL], request.app[SERVICES], principal(request), data, call_id)
-    return json_response(order, status=201)
+    return respond(request, order)

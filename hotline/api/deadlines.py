@@ -22,11 +22,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hotline.api.body import json_response, parse, parse_query, path_id
+from hotline.api import schemas as s
+from hotline.api.body import parse, parse_query, path_id
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, SUPERVISORS, require_role
+from hotline.bounds import Id, When
 from hotline.deadlines import overdue, store
 from hotline.deadlines.policy import Clock, TimeUnit
 from hotline.errors import InvalidInput
@@ -41,7 +44,7 @@ Urgency = Literal["normal", "urgent", "emergency"]
 class LateQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: int | None = None
+    unit_id: Id | None = None
     clock: Literal["sign", "reply"] | None = None
     limit: int = Field(default=100, ge=1, le=1000)
 
@@ -68,7 +71,7 @@ class PreviewQuery(BaseModel):
     kind: Kind
     category_code: CategoryCode | None = None
     urgency: Urgency = "normal"
-    at: AwareDatetime | None = None
+    at: When | None = None
 
 
 class CalendarQuery(BaseModel):
@@ -104,15 +107,17 @@ def _day(request: web.Request) -> date:
 
 
 @routes.get("/api/deadlines/overdue")
+@operation("Open assignments past a deadline", "deadlines", response=s.Late, query=LateQuery)
 async def overdue_now(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, LateQuery)
     async with request.app[POOL].acquire() as conn:
         result = await overdue.listing(conn, datetime.now(UTC), unit_id=q.unit_id, clock=q.clock, limit=q.limit)
-    return json_response(result)
+    return respond(request, result)
 
 
 @routes.get("/api/deadlines/due-soon")
+@operation("Deadlines in the next hours", "deadlines", response=s.Late, query=SoonQuery)
 async def due_soon(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, SoonQuery)
@@ -122,45 +127,50 @@ async def due_soon(request: web.Request) -> web.Response:
         result = await overdue.listing(
             conn, now, due_from=now, due_before=until, unit_id=q.unit_id, clock=q.clock, limit=q.limit
         )
-    return json_response(result)
+    return respond(request, result)
 
 
 # ------------------------------------------------------------ policies
 
 
 @routes.get("/api/deadlines/policies")
+@operation("Deadline policy presets and their rules", "deadlines", response=s.PresetList)
 async def list_policies(request: web.Request) -> web.Response:
     _supervisor(request)
     async with request.app[POOL].acquire() as conn:
-        return json_response({"items": await store.presets(conn)})
+        return respond(request, {"items": await store.presets(conn)})
 
 
 @routes.post("/api/deadlines/policies/{preset}/rules")
+@operation("Add a rule to a preset", "deadlines", response=s.PolicyRule, body=NewRule, status=201)
 async def add_rule(request: web.Request) -> web.Response:
     _admin(request)
     body = await parse(request, NewRule)
     async with request.app[POOL].acquire() as conn:
         rule = await store.add_rule(conn, request.match_info["preset"], **body.model_dump(mode="json"))
-    return json_response(rule, status=201)
+    return respond(request, rule)
 
 
 @routes.delete("/api/deadlines/policies/{preset}/rules/{rule_id}")
+@operation("Remove a rule from a preset", "deadlines", response=s.PolicyRule)
 async def remove_rule(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
         rule = await store.remove_rule(conn, request.match_info["preset"], path_id(request, "rule_id"))
-    return json_response(rule)
+    return respond(request, rule)
 
 
 @routes.post("/api/deadlines/policies/{preset}/activate")
+@operation("Make a preset the active one", "deadlines", response=s.Activated)
 async def activate(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
         await store.activate(conn, request.match_info["preset"])
-        return json_response({"active": request.match_info["preset"]})
+        return respond(request, {"active": request.match_info["preset"]})
 
 
 @routes.get("/api/deadlines/preview")
+@operation("The deadlines a dispatch would set", "deadlines", response=s.Preview, query=PreviewQuery)
 async def preview(request: web.Request) -> web.Response:
     """The deadlines a dispatch at ``at`` (default now) would set, and the rules behind them."""
     require_role(request, CENTRE, "deadline previews are for call-centre staff")
@@ -176,13 +186,14 @@ async def preview(request: web.Request) -> web.Response:
         out[f"{clock.value}_due_at"] = due_at.isoformat()
         out[f"{clock.value}_rule"] = {"id": rule.id, "amount": rule.amount, "unit": rule.unit.value, "note": rule.note}
     out["extension_limit"] = {"amount": limit.amount, "unit": limit.unit.value}
-    return json_response(out)
+    return respond(request, out)
 
 
 # ------------------------------------------------------------ calendar
 
 
 @routes.get("/api/deadlines/calendar")
+@operation("Calendar overrides of a year", "deadlines", response=s.Calendar, query=CalendarQuery)
 async def calendar(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, CalendarQuery)
@@ -191,21 +202,23 @@ async def calendar(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         items = await store.overrides(conn, year)
         cal = await deadlines.calendar_for(conn)
-    return json_response({"year": year, "covered": cal.covered(year), "overrides": items})
+    return respond(request, {"year": year, "covered": cal.covered(year), "overrides": items})
 
 
 @routes.put("/api/deadlines/calendar/{day}")
+@operation("Set a day as working or not", "deadlines", response=s.CalendarDay, body=Override)
 async def set_day(request: web.Request) -> web.Response:
     _admin(request)
     day = _day(request)
     body = await parse(request, Override)
     async with request.app[POOL].acquire() as conn:
-        return json_response(await store.set_override(conn, day, body.workday, body.note))
+        return respond(request, await store.set_override(conn, day, body.workday, body.note))
 
 
 @routes.delete("/api/deadlines/calendar/{day}")
+@operation("Drop a calendar override", "deadlines", response=s.CalendarDay)
 async def remove_day(request: web.Request) -> web.Response:
     _admin(request)
     day = _day(request)
     async with request.app[POOL].acquire() as conn:
-        return json_response(await store.remove_override(conn, day))
+        return respond(request, await store.remove_override(conn, day))

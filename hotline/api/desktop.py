@@ -14,8 +14,10 @@ import logging
 import weakref
 
 from aiohttp import WSCloseCode, web
+from pydantic import BaseModel, Field
 
 from hotline import auth, bus
+from hotline.api.contract import operation
 from hotline.api.keys import POOL, REDIS
 from hotline.errors import Unauthenticated
 
@@ -23,6 +25,10 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 SOCKETS = web.AppKey("desktop_sockets", weakref.WeakSet)
 PATH = "/api/desktop/ws"
+
+
+class DesktopQuery(BaseModel):
+    token: str | None = Field(default=None, description="the bearer token, for browsers")
 
 
 def _token(request: web.Request) -> str:
@@ -35,6 +41,10 @@ def _token(request: web.Request) -> str:
 
 
 @routes.get(PATH)
+@operation(
+    "The agent desktop's live channel (WebSocket upgrade; token as ?token= or bearer)", "desktop",
+    public=True, status=101, errors=(400, 401), query=DesktopQuery,
+)  # fmt: skip
 async def desktop(request: web.Request) -> web.WebSocketResponse:
     async with request.app[POOL].acquire() as conn:
         principal = await auth.authenticate(conn, _token(request))

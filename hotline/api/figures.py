@@ -23,7 +23,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hotline.api.body import json_response, parse_query
+from hotline.api import schemas as s
+from hotline.api.body import parse_query
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL
 from hotline.api.middleware import SUPERVISORS, require_role
 from hotline.errors import InvalidInput
@@ -131,12 +133,14 @@ async def _table(request: web.Request) -> FiguresTable:
 
 
 @routes.get("/api/figures")
+@operation("Counts and rates per group, plus a total", "figures", response=s.Figures, query=FiguresQuery)
 async def figures_table(request: web.Request) -> web.Response:
     _supervisor(request)
-    return json_response((await _table(request)).as_dict())
+    return respond(request, (await _table(request)).as_dict())
 
 
 @routes.get("/api/figures.csv")
+@operation("The figures table as CSV", "figures", query=FiguresQuery, media="text/csv")
 async def figures_export(request: web.Request) -> web.Response:
     _supervisor(request)
     table = await _table(request)
@@ -150,6 +154,7 @@ async def figures_export(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/figures/orders")
+@operation("The assignments behind one number", "figures", response=s.Drill, query=DrillQuery)
 async def figures_orders(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, DrillQuery)
@@ -171,10 +176,11 @@ async def figures_orders(request: web.Request) -> web.Response:
             )
     except ValueError as exc:
         raise InvalidInput(str(exc), {"metric": q.metric, "group": q.group}) from None
-    return json_response({"period": period.as_dict(), "metric": q.metric, "side": q.side, **page.as_dict()})
+    return respond(request, {"period": period.as_dict(), "metric": q.metric, "side": q.side, **page.as_dict()})
 
 
 @routes.get("/api/figures/trend")
+@operation("One metric per day", "figures", response=s.Trend, query=TrendQuery)
 async def figures_trend(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, TrendQuery)
@@ -193,16 +199,17 @@ async def figures_trend(request: web.Request) -> web.Response:
             )
     except ValueError as exc:
         raise InvalidInput(str(exc), {"metric": q.metric, "group": q.group}) from None
-    return json_response({"period": period.as_dict(), "metric": q.metric, "points": [p.as_dict() for p in points]})
+    return respond(request, {"period": period.as_dict(), "metric": q.metric, "points": [p.as_dict() for p in points]})
 
 
 @routes.get("/api/figures/calls")
+@operation("Call-centre KPIs", "figures", response=s.CallFigures, query=CallsQuery)
 async def figures_calls(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, CallsQuery)
     period = q.resolve()
     async with request.app[POOL].acquire() as conn:
         rows, total = await call_kpis(conn, period, q.by)
-    return json_response(
-        {"period": period.as_dict(), "by": q.by, "rows": [r.as_dict() for r in rows], "total": total.as_dict()}
+    return respond(
+        request, {"period": period.as_dict(), "by": q.by, "rows": [r.as_dict() for r in rows], "total": total.as_dict()}
     )

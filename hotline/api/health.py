@@ -8,6 +8,8 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from hotline.api import schemas as s
+from hotline.api.contract import operation, respond
 from hotline.api.keys import METRICS, POOL, REDIS
 
 log = logging.getLogger(__name__)
@@ -15,6 +17,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/healthz")
+@operation("Liveness and readiness (503 when PostgreSQL is down)", "meta", response=s.Health, public=True, errors=())
 async def healthz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     try:
@@ -33,10 +36,11 @@ async def healthz(request: web.Request) -> web.Response:
         checks["redis"] = f"error: {type(exc).__name__}"
     status = 200 if checks["postgres"] == "ok" else 503
     overall = "ok" if all(v == "ok" for v in checks.values()) else ("degraded" if status == 200 else "down")
-    return web.json_response({"status": overall, "checks": checks}, status=status)
+    return respond(request, {"status": overall, "checks": checks}, status=status)
 
 
 @routes.get("/metrics")
+@operation("Prometheus metrics", "meta", public=True, media="text/plain", errors=())
 async def metrics(request: web.Request) -> web.Response:
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

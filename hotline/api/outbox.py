@@ -17,10 +17,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline import cursors
-from hotline.api.body import json_response, parse, parse_query
+from hotline.api import schemas as s
+from hotline.api.body import parse, parse_query, path_id
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL
 from hotline.api.middleware import SUPERVISORS, require_role
 from hotline.auth import Principal
+from hotline.bounds import Id
 from hotline.errors import Conflict, NotFound
 from hotline.orders.views import row_dict
 
@@ -34,15 +37,15 @@ _COLUMNS = """o.id, o.delivery_id, o.topic, o.order_id, o.unit_id, u.code AS uni
 class DeadFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: int | None = None
+    unit_id: Id | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
+    cursor: str | None = Field(default=None, max_length=200)
 
 
 class RetryUnit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: int
+    unit_id: Id
 
 
 def _supervisor(request: web.Request) -> Principal:
@@ -56,6 +59,7 @@ def _view(row: Any) -> dict[str, Any]:
 
 
 @routes.get("/api/outbox/dead")
+@operation("Dead webhook deliveries", "outbox", response=s.DeadPage, query=DeadFilter)
 async def dead(request: web.Request) -> web.Response:
     _supervisor(request)
     f = parse_query(request, DeadFilter)
@@ -77,18 +81,20 @@ async def dead(request: web.Request) -> web.Response:
         )
     more = len(rows) > f.limit
     rows = rows[: f.limit]
-    return json_response(
+    return respond(
+        request,
         {
             "items": [_view(r) for r in rows],
             "next_cursor": cursors.encode(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
-        }
+        },
     )
 
 
-@routes.post(r"/api/outbox/{outbox_id:\d+}/retry")
+@routes.post("/api/outbox/{outbox_id}/retry")
+@operation("Send a dead delivery again", "outbox", response=s.Delivery)
 async def retry(request: web.Request) -> web.Response:
     who = _supervisor(request)
-    outbox_id = int(request.match_info["outbox_id"])
+    outbox_id = path_id(request, "outbox_id")
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await conn.fetchrow("SELECT status FROM outbox WHERE id = $1 FOR UPDATE", outbox_id)
         if row is None:
@@ -105,10 +111,11 @@ async def retry(request: web.Request) -> web.Response:
             f"SELECT {_COLUMNS} FROM outbox o JOIN units u ON u.id = o.unit_id WHERE o.id = $1", outbox_id
         )
     log.info("dead delivery retried", extra={"outbox_id": outbox_id, "user_id": who.user_id})
-    return json_response(_view(updated))
+    return respond(request, _view(updated))
 
 
 @routes.post("/api/outbox/retry")
+@operation("Send again every dead delivery of a unit", "outbox", response=s.Retried, body=RetryUnit)
 async def retry_unit(request: web.Request) -> web.Response:
     who = _supervisor(request)
     body = await parse(request, RetryUnit)
@@ -119,10 +126,11 @@ async def retry_unit(request: web.Request) -> web.Response:
             body.unit_id,
         )
     log.info("dead deliveries retried", extra={"unit_id": body.unit_id, "count": len(ids), "user_id": who.user_id})
-    return json_response({"unit_id": body.unit_id, "retried": len(ids)})
+    return respond(request, {"unit_id": body.unit_id, "retried": len(ids)})
 
 
 @routes.get("/api/outbox/units")
+@operation("Webhook delivery health per unit", "outbox", response=s.UnitHealthList)
 async def unit_health(request: web.Request) -> web.Response:
     _supervisor(request)
     async with request.app[POOL].acquire() as conn:
@@ -137,4 +145,4 @@ async def unit_health(request: web.Request) -> web.Response:
                WHERE u.webhook_url IS NOT NULL OR s.unit_id IS NOT NULL
                ORDER BY COALESCE(s.consecutive_failures, 0) DESC, u.code"""
         )
-    return json_response({"items": [row_dict(r) for r in rows]})
+    return respond(request, {"items": [row_dict(r) for r in rows]})

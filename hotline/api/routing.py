@@ -10,14 +10,19 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from dispatch import aliases, rules, units
 from dispatch.engine import RouteRequest
 from dispatch.forms import Alias
-from hotline.api.body import json_response, parse, parse_query, path_id
+from hotline.api import schemas as s
+from hotline.api.body import parse, parse_query, path_id
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, principal, require_role
+from hotline.bounds import Id
 from hotline.errors import Forbidden, NotFound
 from hotline.orders import actions
 from hotline.orders.models import Kind
 
 routes = web.RouteTableDef()
+CategoryCode = Annotated[str, StringConstraints(pattern=r"^([0-9]{2})+$")]
+DivisionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6,12}$")]
 
 
 class RouteQuery(BaseModel):
@@ -37,16 +42,16 @@ class NewUnit(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     level: Literal["city", "district", "street"]
     kind: Literal["hub", "agency", "office"] = "agency"
-    parent_id: int | None = None
-    division_code: str | None = None
+    parent_id: Id | None = None
+    division_code: DivisionCode | None = None
     webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=500)] | None = None
 
 
 class NewRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: int
-    category_code: str | None = None
+    unit_id: Id
+    category_code: CategoryCode | None = None
     division_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9]*$", max_length=12)] = ""
     kind: Kind | None = None
     role: Literal["lead", "assist"] = "lead"
@@ -57,7 +62,7 @@ class NewAlias(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=50)]
-    division_code: str
+    division_code: DivisionCode
     kind: Literal["short", "former", "community", "landmark"] = "short"
     note: Annotated[str, StringConstraints(max_length=200)] = ""
 
@@ -69,11 +74,17 @@ class UnitQuery(BaseModel):
     active: bool | None = None
 
 
+class AliasQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    division_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,12}$")] | None = None
+
+
 class RuleQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: int | None = None
-    category_code: str | None = None
+    unit_id: Id | None = None
+    category_code: CategoryCode | None = None
 
 
 def _alias(a: Alias) -> dict:
@@ -89,6 +100,7 @@ def _admin(request: web.Request) -> None:
 
 
 @routes.post("/api/route")
+@operation("What the routing engine decides for a draft order", "routing", response=s.Decision, body=RouteQuery)
 async def preview(request: web.Request) -> web.Response:
     """What the engine would decide for a draft order (the agent is still typing it)."""
     _centre(request)
@@ -97,10 +109,11 @@ async def preview(request: web.Request) -> web.Response:
     assert router is not None
     async with request.app[POOL].acquire() as conn:
         await router.refresh(conn)
-    return json_response(router.route(RouteRequest(**q.model_dump())).as_dict())
+    return respond(request, router.route(RouteRequest(**q.model_dump())).as_dict())
 
 
 @routes.get("/api/orders/{order_id}/route")
+@operation("Where to dispatch the order", "routing", response=s.Suggestion)
 async def suggestion(request: web.Request) -> web.Response:
     """Where to dispatch: for the centre, the engine's unit; for a hub holding the order, the
     office under it that covers the place the engine resolved (二次派单)."""
@@ -112,7 +125,7 @@ async def suggestion(request: web.Request) -> web.Response:
         decision, suggested = await actions.suggest(conn, request.app[SERVICES], order)
         if not p.is_centre:
             suggested = await _below_hub(conn, p.unit_id, order["id"], decision.division_code if decision else None)
-    return json_response({"dispatch_to_unit_id": suggested, "decision": decision.as_dict() if decision else None})
+    return respond(request, {"dispatch_to_unit_id": suggested, "decision": decision.as_dict() if decision else None})
 
 
 async def _below_hub(conn, hub_id: int | None, order_id: int, division_code: str | None) -> int | None:
@@ -135,14 +148,16 @@ async def _below_hub(conn, hub_id: int | None, order_id: int, division_code: str
 
 
 @routes.get("/api/admin/units")
+@operation("Units", "dispatch list", response=s.UnitList, query=UnitQuery)
 async def list_units(request: web.Request) -> web.Response:
     q = parse_query(request, UnitQuery)
     async with request.app[POOL].acquire() as conn:
         found = await units.list_units(conn, level=q.level, active=q.active)
-    return json_response({"items": [u.as_dict() for u in found]})
+    return respond(request, {"items": [u.as_dict() for u in found]})
 
 
 @routes.post("/api/admin/units")
+@operation("Add a unit", "dispatch list", response=s.Unit, body=NewUnit, status=201)
 async def add_unit(request: web.Request) -> web.Response:
     _admin(request)
     body = await parse(request, NewUnit)
@@ -151,53 +166,59 @@ async def add_unit(request: web.Request) -> web.Response:
             conn, body.code, body.name, body.level, body.kind,
             parent_id=body.parent_id, division_code=body.division_code, webhook_url=body.webhook_url,
         )  # fmt: skip
-    return json_response(unit.as_dict(), status=201)
+    return respond(request, unit.as_dict())
 
 
 @routes.get("/api/admin/rules")
+@operation("The dispatch list", "dispatch list", response=s.RuleList, query=RuleQuery)
 async def list_rules(request: web.Request) -> web.Response:
     q = parse_query(request, RuleQuery)
     async with request.app[POOL].acquire() as conn:
         found = await rules.list_rules(conn, unit_id=q.unit_id, category_code=q.category_code)
-    return json_response({"items": [r.as_dict() for r in found]})
+    return respond(request, {"items": [r.as_dict() for r in found]})
 
 
 @routes.post("/api/admin/rules")
+@operation("Add a dispatch rule", "dispatch list", response=s.Rule, body=NewRule, status=201)
 async def add_rule(request: web.Request) -> web.Response:
     _admin(request)
     body = await parse(request, NewRule)
     async with request.app[POOL].acquire() as conn:
         rule = await rules.add_rule(conn, **body.model_dump())
-    return json_response(rule.as_dict(), status=201)
+    return respond(request, rule.as_dict())
 
 
 @routes.delete("/api/admin/rules/{rule_id}")
+@operation("Remove a dispatch rule", "dispatch list", response=s.Rule)
 async def remove_rule(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
         rule = await rules.remove_rule(conn, path_id(request, "rule_id"))
-    return json_response(rule.as_dict())
+    return respond(request, rule.as_dict())
 
 
 @routes.get("/api/admin/aliases")
+@operation("Place-name aliases", "dispatch list", response=s.AliasList, query=AliasQuery)
 async def list_aliases(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        found = await aliases.list_aliases(conn, request.query.get("division_code"))
-    return json_response({"items": [_alias(a) for a in found]})
+        found = await aliases.list_aliases(conn, parse_query(request, AliasQuery).division_code)
+    return respond(request, {"items": [_alias(a) for a in found]})
 
 
 @routes.post("/api/admin/aliases")
+@operation("Add a place-name alias", "dispatch list", response=s.Alias, body=NewAlias, status=201)
 async def add_alias(request: web.Request) -> web.Response:
     _admin(request)
     body = await parse(request, NewAlias)
     async with request.app[POOL].acquire() as conn:
         a = await aliases.add_alias(conn, body.alias, body.division_code, body.kind, body.note)
-    return json_response(_alias(a), status=201)
+    return respond(request, _alias(a))
 
 
 @routes.delete("/api/admin/aliases/{alias_id}")
+@operation("Remove a place-name alias", "dispatch list", response=s.Alias)
 async def remove_alias(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
         a = await aliases.remove_alias(conn, path_id(request, "alias_id"))
-    return json_response(_alias(a))
+    return respond(request, _alias(a))

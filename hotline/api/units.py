@@ -29,43 +29,60 @@ from aiohttp import web
 
 from adapters.webhook import idempotency
 from adapters.webhook.assignments import AssignmentFilter, get_assignment, list_assignments, require_unit
-from adapters.webhook.callbacks import OPERATIONS, perform
+from adapters.webhook.callbacks import OPERATIONS, Side, perform
 from adapters.webhook.errors import IdempotencyKeyRequired
+from hotline.api import schemas as s
 from hotline.api.agency_auth import signed_key
-from hotline.api.body import json_object, json_response, parse_query, path_id
+from hotline.api.body import json_object, parse_query, path_id
+from hotline.api.contract import Variant, operation, respond
 from hotline.api.keys import METRICS, POOL, SERVICES
 from hotline.api.middleware import principal
 from hotline.errors import NotFound
 
 routes = web.RouteTableDef()
 PREFIX = "/api/units/me"
+WHO = {Side.UNIT: "the assigned unit", Side.DISPATCHER: "the unit that dispatched the assignment (a hub)"}
+CALLBACKS = (
+    "operation",
+    {name: Variant(op.body, op.summary, f"For {WHO[op.side]}.") for name, op in OPERATIONS.items()},
+)
 
 
 @routes.get(PREFIX)
+@operation("The calling unit", "unit callbacks", response=s.UnitMe, signed=True)
 async def me(request: web.Request) -> web.Response:
     p = principal(request)
     unit_id = require_unit(p)
     async with request.app[POOL].acquire() as conn:
         unit = await conn.fetchrow("SELECT id, code, name, level, kind, parent_id FROM units WHERE id = $1", unit_id)
-    return json_response(
-        {**dict(unit), "auth": "hmac" if signed_key(request) else "bearer", "key_id": signed_key(request)}
+    return respond(
+        request, {**dict(unit), "auth": "hmac" if signed_key(request) else "bearer", "key_id": signed_key(request)}
     )
 
 
 @routes.get(PREFIX + "/assignments")
+@operation(
+    "List my assignments (a hub: and its units')", "unit callbacks",
+    response=s.AssignmentPage, query=AssignmentFilter, signed=True,
+)  # fmt: skip
 async def list_(request: web.Request) -> web.Response:
     f = parse_query(request, AssignmentFilter, lists=("status",))
     async with request.app[POOL].acquire() as conn:
-        return json_response(await list_assignments(conn, principal(request), f))
+        return respond(request, await list_assignments(conn, principal(request), f))
 
 
 @routes.get(PREFIX + "/assignments/{assignment_id}")
+@operation("One assignment with its order and history", "unit callbacks", response=s.AssignmentDetail, signed=True)
 async def get(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        return json_response(await get_assignment(conn, principal(request), path_id(request, "assignment_id")))
+        return respond(request, await get_assignment(conn, principal(request), path_id(request, "assignment_id")))
 
 
 @routes.post(PREFIX + "/assignments/{assignment_id}/{operation}")
+@operation(
+    "Unit callback", "unit callbacks", response=s.Assignment, variants=CALLBACKS, signed=True, idempotent=True,
+    headers={"Idempotent-Replayed": "true when this is the stored answer to an earlier call with the key"},
+)  # fmt: skip
 async def act(request: web.Request) -> web.Response:
     op = OPERATIONS.get(request.match_info["operation"])
     if op is None:
@@ -79,7 +96,7 @@ async def act(request: web.Request) -> web.Response:
         request.app[POOL], request.app[SERVICES], principal(request), assignment_id, op, body,
         path=request.path, idempotency_key=key,
     )  # fmt: skip
-    response = json_response(outcome.body, status=outcome.status)
+    response = respond(request, outcome.body, status=outcome.status)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:

@@ -1,0 +1,453 @@
+"""Response models: what each route answers, validated and serialized by ``contract.respond``.
+
+Rows the handlers build from several tables keep ``extra="allow"``: the fields listed are the
+contract (typed and documented), columns added later pass through until they are listed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from hotline.orders import models as m
+
+# An instant as the server has always written it: ISO 8601 with its offset (+00:00).
+Timestamp = Annotated[dt.datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
+AssignmentStatus = Literal["dispatched", "signed", "replied", "redispatched", "returned", "done", "cancelled"]
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. invalid_input, database_unavailable")
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every error: ``details.errors`` lists the fields that did not validate (422)."""
+
+    error: ErrorDetail
+
+
+# ---------------------------------------------------------------- session and health
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    checks: dict[str, str]
+
+
+class Token(BaseModel):
+    token: str
+    token_type: Literal["Bearer"]
+    expires_at: Timestamp
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: str
+    unit_id: int | None
+    display_name: str | None
+
+
+# ---------------------------------------------------------------- orders
+
+
+class Order(Open):
+    """An order as the caller may see it (caller masked for units unless allowed)."""
+
+    id: int
+    number: str
+    kind: m.Kind
+    status: str
+    version: int
+    content: str
+    caller_number: str | None
+    created_at: Timestamp
+
+
+class OrderAssignment(Open):
+    id: int
+    unit_id: int
+    unit_code: str
+    status: AssignmentStatus
+
+
+class OrderEvent(Open):
+    id: int
+    action: str
+    payload: dict[str, Any]
+    created_at: Timestamp
+
+
+class OrderDetail(Order):
+    assignments: list[OrderAssignment]
+    events: list[OrderEvent]
+
+
+class OrderPage(BaseModel):
+    items: list[Order]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
+
+
+class CallOrder(BaseModel):
+    id: int
+    number: str
+    kind: m.Kind
+    status: str
+    created_at: Timestamp
+
+
+class Call(Open):
+    id: int
+    linkedid: str
+    caller_number: str | None
+    orders: list[CallOrder]
+
+
+# ---------------------------------------------------------------- unit callback API
+
+
+class UnitOrder(BaseModel):
+    """The order as a unit sees it: the caller's number masked (139****1234) unless the citizen
+    allowed contact; no caller at all for anonymous orders."""
+
+    id: int
+    number: str
+    kind: m.Kind
+    category_code: str | None
+    title: str
+    content: str
+    address: str
+    division_code: str | None
+    urgency: m.Urgency
+    caller_number: str | None
+    caller_name: str | None
+    anonymous: bool
+    contact_allowed: bool
+    status: str
+    version: int
+    created_at: Timestamp
+
+
+class Assignment(BaseModel):
+    id: int
+    order_id: int
+    unit_id: int
+    unit_code: str
+    parent_id: int | None
+    dispatcher_unit_id: int | None
+    level: Literal["city", "district", "street"]
+    role: Literal["lead", "assist"]
+    status: AssignmentStatus
+    dispatched_at: Timestamp
+    sign_due_at: Timestamp | None
+    reply_due_at: Timestamp | None
+    signed_at: Timestamp | None
+    first_contact_at: Timestamp | None
+    replied_at: Timestamp | None
+    reply_text: str | None
+    reply_result: str | None
+    reply_attachments: list[str]
+    returned_at: Timestamp | None
+    return_reason: str | None
+    extension_status: Literal["requested", "approved", "denied"] | None
+    extension_days: int | None
+    extension_reason: str | None
+    version: int
+    updated_at: Timestamp
+    order: UnitOrder
+
+
+class AssignmentEvent(BaseModel):
+    id: int
+    action: str
+    actor_unit_id: int | None
+    from_status: str | None
+    to_status: str | None
+    payload: dict[str, Any]
+    created_at: Timestamp
+
+
+class AssignmentDetail(Assignment):
+    events: list[AssignmentEvent]
+
+
+class AssignmentPage(BaseModel):
+    items: list[Assignment]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
+
+
+class UnitMe(BaseModel):
+    id: int
+    code: str
+    name: str
+    level: str
+    kind: str
+    parent_id: int | None
+    auth: Literal["hmac", "bearer"]
+    key_id: str | None
+
+
+# ---------------------------------------------------------------- unit keys and the outbox
+
+
+class IssuedKey(BaseModel):
+    key_id: str
+    secret: str = Field(description="shown once; store it in the agency system")
+    unit_id: int
+    created_at: Timestamp
+    revoked_key_ids: list[str] = Field(description="keys revoked to keep two active")
+
+
+class KeyInfo(BaseModel):
+    key_id: str
+    active: bool
+    created_at: Timestamp
+    revoked_at: Timestamp | None
+    last_used_at: Timestamp | None
+
+
+class KeyList(BaseModel):
+    items: list[KeyInfo]
+
+
+class Delivery(BaseModel):
+    id: int
+    delivery_id: str
+    topic: str
+    order_id: int | None
+    unit_id: int
+    unit_code: str
+    status: Literal["pending", "delivered", "dead", "skipped"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    target_url: str | None
+    created_at: Timestamp
+    last_attempt_at: Timestamp | None
+    payload: dict[str, Any]
+
+
+class DeadPage(BaseModel):
+    items: list[Delivery]
+    next_cursor: str | None
+
+
+class Retried(BaseModel):
+    unit_id: int
+    retried: int
+
+
+class UnitHealth(Open):
+    unit_id: int
+    unit_code: str
+    webhook_url: str | None
+    pending: int
+    dead_now: int
+    delivered: int
+    failures: int
+    consecutive_failures: int
+    dead_total: int
+    last_success_at: Timestamp | None
+    last_failure_at: Timestamp | None
+    last_error: str | None
+
+
+class UnitHealthList(BaseModel):
+    items: list[UnitHealth]
+
+
+# ---------------------------------------------------------------- routing and the dispatch list
+
+
+class Decision(Open):
+    """The routing engine's answer: the unit, the place it resolved and how sure it is."""
+
+    outcome: str
+    unit_id: int | None
+    division_code: str | None
+    needs_review: bool
+
+
+class Suggestion(BaseModel):
+    dispatch_to_unit_id: int | None
+    decision: Decision | None
+
+
+class Unit(BaseModel):
+    id: int
+    code: str
+    name: str
+    level: Literal["city", "district", "street"]
+    kind: str
+    parent_id: int | None
+    division_code: str | None
+    active: bool
+    webhook_url: str | None
+
+
+class UnitList(BaseModel):
+    items: list[Unit]
+
+
+class Rule(BaseModel):
+    id: int
+    category_code: str | None
+    division_prefix: str
+    kind: str | None
+    unit_id: int
+    role: Literal["lead", "assist"]
+    note: str
+    created_at: Timestamp | None
+
+
+class RuleList(BaseModel):
+    items: list[Rule]
+
+
+class Alias(BaseModel):
+    id: int
+    alias: str
+    division_code: str
+    kind: str
+    note: str
+
+
+class AliasList(BaseModel):
+    items: list[Alias]
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+class Late(Open):
+    """Open assignments past (or coming up to) a deadline, with counts per unit."""
+
+    now: Timestamp
+    total: int
+    units: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+
+
+class PolicyRule(Open):
+    id: int
+    clock: str
+    amount: int
+    unit: str
+
+
+class Preset(Open):
+    name: str
+    active: bool
+    rules: list[PolicyRule]
+
+
+class PresetList(BaseModel):
+    items: list[Preset]
+
+
+class Activated(BaseModel):
+    active: str
+
+
+class DueRule(BaseModel):
+    id: int
+    amount: int
+    unit: str
+    note: str
+
+
+class Limit(BaseModel):
+    amount: int
+    unit: str
+
+
+class Preview(BaseModel):
+    at: Timestamp
+    sign_due_at: Timestamp
+    sign_rule: DueRule
+    reply_due_at: Timestamp
+    reply_rule: DueRule
+    visit_due_at: Timestamp
+    visit_rule: DueRule
+    extension_limit: Limit
+
+
+class CalendarDay(Open):
+    day: dt.date
+    workday: bool
+    note: str
+
+
+class Calendar(BaseModel):
+    year: int
+    covered: bool
+    overrides: list[CalendarDay]
+
+
+# ---------------------------------------------------------------- figures
+
+
+class PeriodOut(BaseModel):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    start: Timestamp
+    end: Timestamp
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class FigureRow(Open):
+    key: str | None
+    code: str | None
+    name: str
+
+
+class Figures(BaseModel):
+    group: str
+    period: PeriodOut
+    rows: list[FigureRow]
+    total: FigureRow
+
+
+class Drill(BaseModel):
+    period: PeriodOut
+    metric: str
+    side: Literal["numerator", "denominator"]
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class TrendPoint(BaseModel):
+    date: dt.date
+    numerator: int
+    denominator: int
+    value: float | None
+
+
+class Trend(BaseModel):
+    period: PeriodOut
+    metric: str
+    points: list[TrendPoint]
+
+
+class CallsRow(Open):
+    name: str | None
+    offered: int
+    answered: int
+    abandoned: int
+    answer_rate: float | None
+
+
+class CallFigures(BaseModel):
+    period: PeriodOut
+    by: str
+    rows: list[CallsRow]
+    total: CallsRow
