@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
+from hotline.bounds import EARLIEST, INT64_MAX, LATEST
 from hotline.errors import InvalidInput
 
 
@@ -23,12 +24,16 @@ def encode(at: datetime, row_id: int) -> str:
 
 def decode(cursor: str) -> tuple[datetime, int]:
     """The (time, id) inside ``cursor``; BadCursor for anything else, a naive time included
-    (it would be compared with timestamptz columns)."""
+    (it would be compared with timestamptz columns) and values no column holds."""
     try:
         at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         parsed = datetime.fromisoformat(at)
         if parsed.tzinfo is None:
             raise ValueError("naive time")
+        if not (EARLIEST <= parsed <= LATEST and row_id.isascii() and row_id.isdigit() and len(row_id) <= 19):
+            raise ValueError("out of range")
+        if int(row_id) > INT64_MAX:
+            raise ValueError("out of range")
         return parsed, int(row_id)
     except (ValueError, UnicodeError):  # binascii.Error is a ValueError
         raise BadCursor("cursor is not one this server issued", {"cursor": cursor}) from None

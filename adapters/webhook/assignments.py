@@ -8,7 +8,6 @@ syncs with ``since`` = the last ``updated_at`` it holds and follows ``next_curso
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from adapters.webhook.errors import UnitsOnly
 from hotline import cursors
 from hotline.auth import Principal
+from hotline.bounds import When
 from hotline.errors import NotFound
 from hotline.orders.views import order_view, row_dict
 
@@ -44,9 +44,9 @@ class AssignmentFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: list[AssignmentStatus] = Field(default_factory=list)
-    since: datetime | None = Field(default=None, description="only assignments changed at or after this time")
+    since: When | None = Field(default=None, description="only assignments changed at or after this time")
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
+    cursor: str | None = Field(default=None, max_length=200)
 
 
 def require_unit(principal: Principal) -> int:

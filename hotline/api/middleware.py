@@ -1,4 +1,4 @@
-"""Request middlewares: errors as JSON, bearer-token authentication, metrics."""
+"""Request middlewares: errors as JSON, printable parameters, bearer-token authentication, metrics."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
 from hotline import auth
+from hotline.api.body import check_text
 from hotline.api.keys import METRICS, POOL
 from hotline.errors import ApiError, Forbidden, Unauthenticated
 
@@ -19,6 +21,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # /api/desktop/ws authenticates itself: a browser WebSocket cannot send the header.
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/api/openapi.json", "/api/desktop/ws"})
 PRINCIPAL = web.RequestKey("principal", auth.Principal)
+# PostgreSQL unreachable, restarting, shutting down or out of connections; the pool reconnects
+# on a later request, so the client is told to come back rather than that we failed.
+DATABASE_DOWN = (
+    OSError,  # refused, reset, unreachable, and TimeoutError (connecting, acquiring)
+    asyncpg.PostgresConnectionError,  # class 08
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: terminated by an administrator
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+RETRY_AFTER_SECONDS = 5
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None) -> web.Response:
@@ -46,9 +60,24 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
         return error_response(exc.status, code, exc.reason)
+    except DATABASE_DOWN as exc:
+        log.warning("database unavailable", extra={"path": request.path, "error": type(exc).__name__})
+        response = error_response(
+            503, "database_unavailable", "the database is unavailable; retry shortly",
+            {"retry_after_seconds": RETRY_AFTER_SECONDS},
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     except Exception:
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return error_response(500, "internal", "internal error; it has been logged")
+
+
+@web.middleware
+async def text(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No path or query parameter with a control character reaches a handler."""
+    check_text(request)
+    return await handler(request)
 
 
 @web.middleware

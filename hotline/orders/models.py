@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+
+from hotline.bounds import INT32_MAX, Id, When
 
 Kind = Literal["consult", "help", "complaint", "report", "suggestion", "praise"]
 Urgency = Literal["normal", "urgent", "emergency"]
@@ -39,19 +40,19 @@ class NewOrder(Strict):
 class ActionBody(Strict):
     """Every action body may carry the version the caller last read (optimistic concurrency)."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
 
 class Dispatch(ActionBody):
-    unit_id: int
-    assist_unit_ids: list[int] = Field(default_factory=list, max_length=10)
+    unit_id: Id
+    assist_unit_ids: list[Id] = Field(default_factory=list, max_length=10)
     note: ShortText = ""
     # Required when unit_id is not the routing engine's suggestion (GET /api/orders/{id}/route).
     override_reason: Reason | None = None
 
 
 class Redispatch(ActionBody):
-    unit_id: int
+    unit_id: Id
     note: ShortText = ""
 
 
@@ -73,7 +74,7 @@ class Return(ActionBody):
 
 class Contact(ActionBody):
     note: ShortText = ""
-    contacted_at: datetime | None = None
+    contacted_at: When | None = None
 
 
 class ExtensionRequest(ActionBody):
@@ -83,7 +84,7 @@ class ExtensionRequest(ActionBody):
 
 class ExtensionDecision(ActionBody):
     approve: bool
-    assignment_id: int | None = None
+    assignment_id: Id | None = None
     note: ShortText = ""
 
 
@@ -118,7 +119,7 @@ class Visit(ActionBody):
 
 
 class Merge(ActionBody):
-    into_order_id: int
+    into_order_id: Id
     note: ShortText = ""
 
 

@@ -7,7 +7,6 @@ assigned; everyone else at the centre sees all. Pages use keyset pagination on
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hotline import cursors
 from hotline.auth import Principal
+from hotline.bounds import Id, When
 from hotline.errors import NotFound
 from hotline.orders.models import Kind
 from hotline.orders.states import Status
@@ -31,13 +31,13 @@ class OrderFilter(BaseModel):
     kind: list[Kind] = Field(default_factory=list)
     category: Annotated[str, StringConstraints(pattern=r"^([0-9]{2})+$")] | None = None
     division: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,12}$")] | None = None
-    unit_id: int | None = None
+    unit_id: Id | None = None
     caller_number: Annotated[str, StringConstraints(max_length=32)] | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: When | None = None
+    created_to: When | None = None
     q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
+    cursor: str | None = Field(default=None, max_length=200)
 
 
 async def list_orders(conn: asyncpg.Connection, principal: Principal, f: OrderFilter) -> dict[str, Any]:
