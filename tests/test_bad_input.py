@@ -165,3 +165,9 @@ async def test_path_ids_are_ascii_digits_a_bigint_holds(clients: dict[str, Clien
     ):
         status, body = await clients[who].request(method, path)
         assert status == 404 and body["error"]["code"] == "not_found", (path, body)
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "２０３１-01-01", "2031-13-01"])
+async def test_a_calendar_day_outside_2000_to_2100_is_a_422(clients: dict[str, Client], day: str) -> None:
+    status, body = await clients["admin"].request("PUT", f"/api/deadlines/calendar/{day}", json={"workday": False})
+    assert status == 422 and body["error"]["details"] == {"day": day}

@@ -29,7 +29,7 @@ from hotline.api.body import parse, parse_query, path_id
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, SUPERVISORS, require_role
-from hotline.bounds import Id, When
+from hotline.bounds import EARLIEST, LATEST, Id, When
 from hotline.deadlines import overdue, store
 from hotline.deadlines.policy import Clock, TimeUnit
 from hotline.errors import InvalidInput
@@ -98,9 +98,12 @@ def _admin(request: web.Request) -> None:
 def _day(request: web.Request) -> date:
     raw = request.match_info["day"]
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw) if raw.isascii() else None
     except ValueError:
-        raise InvalidInput("the day must be YYYY-MM-DD", {"day": raw}) from None
+        day = None
+    if day is None or not EARLIEST.date() <= day <= LATEST.date():
+        raise InvalidInput(f"the day must be YYYY-MM-DD, {EARLIEST.year}–{LATEST.year}", {"day": raw})
+    return day
 
 
 # ------------------------------------------------------------ supervisor views
