@@ -33,6 +33,13 @@ PUSH_HEADERS = (
 )  # fmt: skip
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 REF = "#/components/schemas/{model}"
+# Path parameters that are not ids; ids are integers a bigint holds.
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "day": {"type": "string", "format": "date"},
+    "preset": {"type": "string", "pattern": "^[a-z0-9_-]{1,40}$"},
+    "key_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "number": {"type": "string", "pattern": "^[0-9]{8}-[0-9]{6}$"},
+}
 
 SIGNING = (
     "HMAC-SHA256 for agency systems: send X-Hotline-Key (key id), X-Hotline-Timestamp (Unix seconds, "
@@ -99,7 +106,7 @@ def _path_parameters(path: str, fixed: str | None) -> list[dict[str, Any]]:
     for name in _PARAM.findall(path):
         if name == fixed:
             continue
-        schema: dict[str, Any] = {"type": "string", "minLength": 1}
+        schema: dict[str, Any] = PATH_SCHEMAS.get(name, {"type": "string", "minLength": 1})
         if name.endswith("_id") and name != "key_id":
             schema = {"type": "integer", "minimum": 1, "maximum": INT64_MAX}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
