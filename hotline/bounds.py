@@ -49,16 +49,17 @@ def control_character(text: str) -> str | None:
     return f"U+{ord(found.group()):04X}" if found else None
 
 
-def json_depth(raw: bytes) -> int:
-    """How deep the arrays and objects of a JSON text nest, counted without parsing it
-    (brackets inside strings do not count)."""
+def too_deep(raw: bytes) -> bool:
+    """Do the arrays and objects of a JSON text nest deeper than ``MAX_JSON_DEPTH``? Counted
+    without parsing it (brackets inside strings do not count)."""
     if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
-        return 0
-    level = deepest = 0
+        return False
+    level = 0
     for bracket in _BRACKET.findall(_STRING.sub(b'""', raw)):
         level += 1 if bracket in (b"[", b"{") else -1
-        deepest = max(deepest, level)
-    return deepest
+        if level > MAX_JSON_DEPTH:
+            return True
+    return False
 
 
 def out_of_bounds(value: Any, where: str = "") -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from hotline.bounds import INT64_MAX, MAX_JSON_DEPTH, control_character, json_depth, out_of_bounds
+from hotline.bounds import INT64_MAX, MAX_JSON_DEPTH, control_character, out_of_bounds, too_deep
 from hotline.errors import InvalidInput, MalformedBody, NotFound
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,7 +25,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw:
         return {}
-    if json_depth(raw) > MAX_JSON_DEPTH:
+    if too_deep(raw):
         raise MalformedBody(f"the body nests deeper than {MAX_JSON_DEPTH} levels", {"max_depth": MAX_JSON_DEPTH})
     try:
         data = json.loads(raw)
