@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hotline.api import schemas as s
+from hotline.api import reports as r
 from hotline.api.body import parse, parse_query, path_id
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES
@@ -110,7 +110,7 @@ def _day(request: web.Request) -> date:
 
 
 @routes.get("/api/deadlines/overdue")
-@operation("Open assignments past a deadline", "deadlines", response=s.Late, query=LateQuery)
+@operation("Open assignments past a deadline", "deadlines", response=r.Late, query=LateQuery)
 async def overdue_now(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, LateQuery)
@@ -120,7 +120,7 @@ async def overdue_now(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/deadlines/due-soon")
-@operation("Deadlines in the next hours", "deadlines", response=s.Late, query=SoonQuery)
+@operation("Deadlines in the next hours", "deadlines", response=r.Late, query=SoonQuery)
 async def due_soon(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, SoonQuery)
@@ -137,7 +137,7 @@ async def due_soon(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/deadlines/policies")
-@operation("Deadline policy presets and their rules", "deadlines", response=s.PresetList)
+@operation("Deadline policy presets and their rules", "deadlines", response=r.PresetList)
 async def list_policies(request: web.Request) -> web.Response:
     _supervisor(request)
     async with request.app[POOL].acquire() as conn:
@@ -145,7 +145,7 @@ async def list_policies(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/deadlines/policies/{preset}/rules")
-@operation("Add a rule to a preset", "deadlines", response=s.PolicyRule, body=NewRule, status=201)
+@operation("Add a rule to a preset", "deadlines", response=r.PolicyRule, body=NewRule, status=201)
 async def add_rule(request: web.Request) -> web.Response:
     _admin(request)
     body = await parse(request, NewRule)
@@ -155,7 +155,7 @@ async def add_rule(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/deadlines/policies/{preset}/rules/{rule_id}")
-@operation("Remove a rule from a preset", "deadlines", response=s.PolicyRule)
+@operation("Remove a rule from a preset", "deadlines", response=r.PolicyRule)
 async def remove_rule(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
@@ -164,7 +164,7 @@ async def remove_rule(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/deadlines/policies/{preset}/activate")
-@operation("Make a preset the active one", "deadlines", response=s.Activated)
+@operation("Make a preset the active one", "deadlines", response=r.Activated)
 async def activate(request: web.Request) -> web.Response:
     _admin(request)
     async with request.app[POOL].acquire() as conn:
@@ -173,7 +173,7 @@ async def activate(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/deadlines/preview")
-@operation("The deadlines a dispatch would set", "deadlines", response=s.Preview, query=PreviewQuery)
+@operation("The deadlines a dispatch would set", "deadlines", response=r.Preview, query=PreviewQuery)
 async def preview(request: web.Request) -> web.Response:
     """The deadlines a dispatch at ``at`` (default now) would set, and the rules behind them."""
     require_role(request, CENTRE, "deadline previews are for call-centre staff")
@@ -196,7 +196,7 @@ async def preview(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/deadlines/calendar")
-@operation("Calendar overrides of a year", "deadlines", response=s.Calendar, query=CalendarQuery)
+@operation("Calendar overrides of a year", "deadlines", response=r.Calendar, query=CalendarQuery)
 async def calendar(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, CalendarQuery)
@@ -209,7 +209,7 @@ async def calendar(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/deadlines/calendar/{day}")
-@operation("Set a day as working or not", "deadlines", response=s.CalendarDay, body=Override)
+@operation("Set a day as working or not", "deadlines", response=r.CalendarDay, body=Override)
 async def set_day(request: web.Request) -> web.Response:
     _admin(request)
     day = _day(request)
@@ -219,7 +219,7 @@ async def set_day(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/deadlines/calendar/{day}")
-@operation("Drop a calendar override", "deadlines", response=s.CalendarDay)
+@operation("Drop a calendar override", "deadlines", response=r.CalendarDay)
 async def remove_day(request: web.Request) -> web.Response:
     _admin(request)
     day = _day(request)

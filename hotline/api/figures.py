@@ -23,7 +23,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hotline.api import schemas as s
+from hotline.api import reports as r
 from hotline.api.body import parse_query
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL
@@ -133,7 +133,7 @@ async def _table(request: web.Request) -> FiguresTable:
 
 
 @routes.get("/api/figures")
-@operation("Counts and rates per group, plus a total", "figures", response=s.Figures, query=FiguresQuery)
+@operation("Counts and rates per group, plus a total", "figures", response=r.Figures, query=FiguresQuery)
 async def figures_table(request: web.Request) -> web.Response:
     _supervisor(request)
     return respond(request, (await _table(request)).as_dict())
@@ -154,7 +154,7 @@ async def figures_export(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/figures/orders")
-@operation("The assignments behind one number", "figures", response=s.Drill, query=DrillQuery)
+@operation("The assignments behind one number", "figures", response=r.Drill, query=DrillQuery)
 async def figures_orders(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, DrillQuery)
@@ -180,7 +180,7 @@ async def figures_orders(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/figures/trend")
-@operation("One metric per day", "figures", response=s.Trend, query=TrendQuery)
+@operation("One metric per day", "figures", response=r.Trend, query=TrendQuery)
 async def figures_trend(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, TrendQuery)
@@ -203,7 +203,7 @@ async def figures_trend(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/figures/calls")
-@operation("Call-centre KPIs", "figures", response=s.CallFigures, query=CallsQuery)
+@operation("Call-centre KPIs", "figures", response=r.CallFigures, query=CallsQuery)
 async def figures_calls(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, CallsQuery)

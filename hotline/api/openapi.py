@@ -91,8 +91,6 @@ class _Schemas:
                     schema = TypeAdapter(t).json_schema(mode=mode, ref_template=REF)
                     defs.update(schema.pop("$defs", {}))
                     return schema
-                if "$query" in node:
-                    return node["$query"]
                 return {k: walk(v) for k, v in node.items()}
             if isinstance(node, list):
                 return [walk(v) for v in node]
@@ -122,7 +120,7 @@ def _query_parameters(model: type[BaseModel], schemas: _Schemas) -> list[dict[st
     for name, prop in schema.get("properties", {}).items():
         if "$ref" in prop:
             prop = {k: v for k, v in defs[prop["$ref"].rsplit("/", 1)[1]].items() if k != "title"}
-        out.append({"name": name, "in": "query", "required": name in required, "schema": {"$query": prop}})
+        out.append({"name": name, "in": "query", "required": name in required, "schema": prop})
     return out
 
 

@@ -1,0 +1,139 @@
+"""Response models of the supervisors' and admins' views: deadlines, policies, the calendar
+and the figures. Rows built from several tables keep ``extra="allow"`` (see ``schemas``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hotline.api.schemas import Open, Timestamp
+
+# ---------------------------------------------------------------- deadlines
+
+
+class Late(Open):
+    """Open assignments past (or coming up to) a deadline, with counts per unit."""
+
+    now: Timestamp
+    total: int
+    units: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+
+
+class PolicyRule(Open):
+    id: int
+    clock: str
+    amount: int
+    unit: str
+
+
+class Preset(Open):
+    name: str
+    active: bool
+    rules: list[PolicyRule]
+
+
+class PresetList(BaseModel):
+    items: list[Preset]
+
+
+class Activated(BaseModel):
+    active: str
+
+
+class DueRule(BaseModel):
+    id: int
+    amount: int
+    unit: str
+    note: str
+
+
+class Limit(BaseModel):
+    amount: int
+    unit: str
+
+
+class Preview(BaseModel):
+    at: Timestamp
+    sign_due_at: Timestamp
+    sign_rule: DueRule
+    reply_due_at: Timestamp
+    reply_rule: DueRule
+    visit_due_at: Timestamp
+    visit_rule: DueRule
+    extension_limit: Limit
+
+
+class CalendarDay(Open):
+    day: dt.date
+    workday: bool
+    note: str
+
+
+class Calendar(BaseModel):
+    year: int
+    covered: bool
+    overrides: list[CalendarDay]
+
+
+# ---------------------------------------------------------------- figures
+
+
+class PeriodOut(BaseModel):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    start: Timestamp
+    end: Timestamp
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class FigureRow(Open):
+    key: str | None
+    code: str | None
+    name: str
+
+
+class Figures(BaseModel):
+    group: str
+    period: PeriodOut
+    rows: list[FigureRow]
+    total: FigureRow
+
+
+class Drill(BaseModel):
+    period: PeriodOut
+    metric: str
+    side: Literal["numerator", "denominator"]
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class TrendPoint(BaseModel):
+    date: dt.date
+    numerator: int
+    denominator: int
+    value: float | None
+
+
+class Trend(BaseModel):
+    period: PeriodOut
+    metric: str
+    points: list[TrendPoint]
+
+
+class CallsRow(Open):
+    name: str | None
+    offered: int
+    answered: int
+    abandoned: int
+    answer_rate: float | None
+
+
+class CallFigures(BaseModel):
+    period: PeriodOut
+    by: str
+    rows: list[CallsRow]
+    total: CallsRow
