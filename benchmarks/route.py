@@ -162,7 +162,7 @@ async def load_through_db(url: str, divisions_csv: Path, snap: Snapshot) -> tupl
     import asyncpg
 
     from dispatch.divisions import import_divisions
-    from dispatch.scratch import scratch_database
+    from tests.scratch import scratch_database
 
     async with scratch_database(url, migrate=True, prefix="bench_route") as db_url:
         conn = await asyncpg.connect(db_url)

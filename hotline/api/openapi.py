@@ -16,8 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from adapters.webhook.assignments import AssignmentFilter, AssignmentStatus
-from adapters.webhook.callbacks import OPERATIONS, Side
+from hotline.agency.assignments import AssignmentFilter, AssignmentStatus
+from hotline.agency.callbacks import OPERATIONS, Side
 from hotline.api.outbox import DeadFilter, RetryUnit
 from hotline.orders import actions
 from hotline.orders import models as m

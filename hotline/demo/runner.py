@@ -32,9 +32,9 @@ from aiohttp import web
 
 from adapters.ami.replay import ReplayServer
 from adapters.ami.trace import load_trace
-from adapters.webhook.keystore import create_key
 from adapters.webhook.receiver import Receiver, serve
 from hotline import db
+from hotline.agency.keystore import create_key
 from hotline.api.app import create_app
 from hotline.auth import create_user
 from hotline.config import Settings
