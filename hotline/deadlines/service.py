@@ -182,10 +182,11 @@ class Deadlines:
                 col: pause.shift(a[col], _working(basis, clock)) if a[col] else None
                 for clock, col in (("sign", "sign_due_at"), ("reply", "reply_due_at"))
             }
-            await store.change_deadlines(
-                conn, order, a["id"], sign_due_at=new["sign_due_at"], reply_due_at=new["reply_due_at"],
-                reason="resumed",
-            )  # fmt: skip
+            if (new["sign_due_at"], new["reply_due_at"]) != (a["sign_due_at"], a["reply_due_at"]):
+                await store.change_deadlines(
+                    conn, order, a["id"], sign_due_at=new["sign_due_at"], reply_due_at=new["reply_due_at"],
+                    reason="resumed",
+                )  # fmt: skip
             timers = await conn.fetch(
                 "SELECT * FROM deadline_timers WHERE assignment_id = $1 AND fired_at IS NULL", a["id"]
             )

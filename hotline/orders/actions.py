@@ -30,7 +30,8 @@ from hotline.orders import models as m
 from hotline.orders import store
 from hotline.orders.assignment_states import OPEN, param
 from hotline.orders.change import Change, Services
-from hotline.orders.handlers import HANDLERS, assist_action, suggest
+from hotline.orders.dispatching import suggest
+from hotline.orders.handlers import HANDLERS, assist_action
 from hotline.orders.notify import live, publish_change
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
@@ -103,8 +104,6 @@ def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:
         "work_orders_division_code_fkey": "unknown division_code",
     }
     return known.get(exc.constraint_name or "", "a referenced record does not exist")
-
-
 
 
 # ---------------------------------------------------------------- act
