@@ -11,8 +11,11 @@ import aiohttp
 import asyncpg
 import pytest
 
+from hotline.agency.callbacks import OPERATIONS
 from hotline.errors import AssignmentClosed, Conflict, Forbidden, InvalidTransition, NotYourAssignment
-from hotline.orders.states import Action
+from hotline.orders import actions
+from hotline.orders.states import RULES, Action
+from tests.api_helpers import Client
 from tests.orders_helpers import do, unit_id
 from tests.webhook_helpers import SignedClient, UnitKey, assert_error, callback_server, dispatched, issue_key
 
@@ -68,13 +71,23 @@ async def test_a_hub_cannot_approve_its_own_extension_on_the_staff_path(seeded_p
     )
 
 
-async def test_a_hub_cannot_approve_its_own_extension_on_the_callback_path(doors: Doors) -> None:
-    _, hub_aid, _ = await _hub_asked_then_handed_down(doors.pool)
+async def test_a_hub_cannot_approve_its_own_extension_through_either_http_api(doors: Doors) -> None:
+    oid, hub_aid, _ = await _hub_asked_then_handed_down(doors.pool)
     before = await doors.pool.fetchrow("SELECT * FROM assignments WHERE id = $1", hub_aid)
+    staff = await Client(doors.session, doors.base).login("gulou")
+    status, body = await staff.request(
+        "POST", f"/api/orders/{oid}/actions/decide_extension", json={"approve": True, "assignment_id": hub_aid}
+    )
+    assert status == 403 and body["error"]["code"] == "not_your_assignment", body
+    # The same bearer token on the unit callback API: the same refusal from the same core.
+    status, body = await staff.request(
+        "POST", f"{A}/{hub_aid}/extension-decision", json={"approve": True}, headers={"Idempotency-Key": "k-1"}
+    )
+    assert status == 403 and body["error"]["code"] == "not_your_assignment", body
     r = await doors.signed("hub.320302").post(f"{A}/{hub_aid}/extension-decision", {"approve": True})
-    err = assert_error(r, 403, "not_your_assignment")
-    assert err["details"]["assignment_id"] == hub_aid
-    assert await doors.pool.fetchrow("SELECT * FROM assignments WHERE id = $1", hub_aid) == before
+    assert assert_error(r, 403, "not_your_assignment")["details"]["assignment_id"] == hub_aid
+    after = await doors.pool.fetchrow("SELECT * FROM assignments WHERE id = $1", hub_aid)
+    assert after == before and after["extension_status"] == "requested"
 
 
 async def test_the_hub_decides_its_streets_request_on_either_door(doors: Doors) -> None:
@@ -113,3 +126,9 @@ async def test_a_closed_or_superseded_assignment_is_refused_alike_on_both_doors(
     with pytest.raises(InvalidTransition) as exc:
         await do(doors.pool, "gulou", oid, Action.REVIEW, accept=True)
     assert exc.value.code == "invalid_transition"
+
+
+def test_every_callback_is_a_core_action_with_its_actor_and_body() -> None:
+    for op in OPERATIONS.values():
+        assert op.side.value == RULES[op.action].actor.value, op.name
+        assert op.body is actions.PAYLOADS[op.action], op.name
