@@ -1,5 +1,6 @@
 """What the relay sends matches the push models the OpenAPI document lists as webhooks: each
-topic the actions and the deadline clock queue, walked for real, validates against its model."""
+topic the actions, the deadline service and the clock queue, walked for real, validates against
+its model (the order pushed back to the unit, order.reopened, has test_visits' walk)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ async def test_every_queued_push_matches_its_model(seeded_pool: asyncpg.Pool) ->
     )
     topics = [r["topic"] for r in rows]
     assert set(topics) == {
-        "order.dispatched", "order.reminded", "order.supervised", "order.extended",
+        "order.dispatched", "order.reminded", "order.supervised", "order.extended", "order.deadline_changed",
         "order.deadline_warning", "order.overdue",
     }, topics  # fmt: skip
     for row in rows:

@@ -18,7 +18,8 @@ import logging
 
 from aiohttp import web
 
-from adapters.webhook import keystore, signing
+from adapters.webhook import signing
+from hotline.agency import keystore
 from hotline.api import schemas as s
 from hotline.api.body import path_id
 from hotline.api.contract import operation, respond

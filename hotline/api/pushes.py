@@ -45,16 +45,28 @@ class Push(BaseModel):
     order: PushOrder
 
 
-class Dispatched(Push):
+class WithDeadlines(Push):
+    sign_due_at: Timestamp | None = Field(description="sign by this time (签收时限)")
+    reply_due_at: Timestamp | None = Field(description="reply by this time (办理时限)")
+
+
+class Dispatched(WithDeadlines):
     """A new assignment for the unit (from the centre, or from its hub below)."""
 
     topic: Literal["order.dispatched"]
 
 
-class Reopened(Push):
+class Reopened(WithDeadlines):
     """The citizen was not satisfied: the order comes back to the unit."""
 
     topic: Literal["order.reopened"]
+
+
+class DeadlineChanged(WithDeadlines):
+    """The assignment's deadlines moved: an extension approved, or the order resumed after a suspension."""
+
+    topic: Literal["order.deadline_changed"]
+    reason: Literal["extension_approved", "resumed"]
 
 
 class Reminded(Push):
@@ -97,7 +109,7 @@ class Overdue(DeadlineEvent):
 
 
 PUSHES: tuple[type[Push], ...] = (
-    Dispatched, Reopened, Reminded, Supervised, Extended, DeadlineWarning, Overdue,
+    Dispatched, Reopened, Reminded, Supervised, Extended, DeadlineChanged, DeadlineWarning, Overdue,
 )  # fmt: skip
 
 

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from hotline.orders import models as m
+from hotline.orders.assignment_states import AssignmentStatus
 
 # An instant as the server has always written it: ISO 8601 with its offset (+00:00).
 Timestamp = Annotated[dt.datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
-AssignmentStatus = Literal["dispatched", "signed", "replied", "redispatched", "returned", "done", "cancelled"]
 
 
 class Open(BaseModel):
