@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Role = Literal["api", "ami", "clock", "outbox"]
+Role = Literal["api", "ami", "clock", "outbox", "assist"]
 
 
 class ConfigError(Exception):
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
-    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
+    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox", "assist"])
     timezone: str = "Asia/Shanghai"
     # Working hours deadlines are counted in, e.g. 08:30-12:00,13:30-17:30.
     work_hours: str = "08:30-12:00,13:30-17:30"
@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     clock_interval: float = Field(default=15.0, gt=0, le=3600)
     # Asterisk nodes, e.g. ami://hotline:secret@10.0.0.5:5038/pbx1,ami://…/pbx2 (see adapters/ami/config.py).
     ami_nodes: str = ""
+    # Agent assist (hotline/similar, hotline/hotspots): duplicate windows and hotspot alert rules.
+    repeat_place_days: int = Field(default=7, ge=1, le=90)
+    repeat_content_days: int = Field(default=7, ge=1, le=90)
+    hotspot_window_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
+    hotspot_floor: int = Field(default=5, ge=2, le=10_000)
+    hotspot_multiple: float = Field(default=3.0, ge=1.0, le=100.0)
+    hotspot_weeks: int = Field(default=4, ge=1, le=26)
+    hotspot_interval: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("roles", mode="before")
     @classmethod

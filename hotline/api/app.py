@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -18,11 +19,13 @@ from dispatch.engine import Router
 from hotline import db
 from hotline.api import (
     agency_auth,
+    assist,
     calls,
     deadlines,
     desktop,
     figures,
     health,
+    kb,
     openapi,
     orders,
     outbox,
@@ -38,6 +41,7 @@ from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.config import Settings
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
+from hotline.hotspots.watch import HotspotRules, HotspotWatch
 from hotline.orders.actions import Services
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,15 @@ def _outbox_relay(app: web.Application) -> OutboxRelay:
     return OutboxRelay(app[POOL], RelayConfig())
 
 
+def _hotspot_watch(app: web.Application) -> HotspotWatch:
+    s = app[SETTINGS]
+    rules = HotspotRules(
+        window=timedelta(minutes=s.hotspot_window_minutes), floor=s.hotspot_floor,
+        multiple=s.hotspot_multiple, weeks=s.hotspot_weeks, signature_keep=timedelta(days=s.repeat_content_days + 1),
+    )  # fmt: skip
+    return HotspotWatch(app[POOL], app[REDIS], rules=rules, interval=s.hotspot_interval)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
@@ -98,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
     add_worker(app, "ami", _ami_adapter)
     add_worker(app, "clock", _deadline_clock)
     add_worker(app, "outbox", _outbox_relay)
+    add_worker(app, "assist", _hotspot_watch)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
@@ -109,5 +123,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(deadlines.routes)
     app.add_routes(figures.routes)
+    app.add_routes(kb.routes)
+    app.add_routes(assist.routes)
     desktop.setup(app)
     return app

@@ -23,14 +23,16 @@ from hotline import bus
 from hotline.auth import Principal
 from hotline.deadlines.service import Deadlines
 from hotline.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, StaleVersion
+from hotline.kb import usage as kb_usage
 from hotline.orders import models as m
 from hotline.orders.states import IN_PROGRESS, RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
+from hotline.similar import signatures
 
 log = logging.getLogger(__name__)
 
 PAYLOADS: dict[Action, type[m.ActionBody]] = {
-    Action.RESOLVE_DIRECTLY: m.NoteBody,
+    Action.RESOLVE_DIRECTLY: m.ResolveDirectly,
     Action.DISPATCH: m.Dispatch,
     Action.REDISPATCH: m.Redispatch,
     Action.SIGN: m.Empty,
@@ -129,6 +131,7 @@ async def create_order(
         except asyncpg.ForeignKeyViolationError as exc:
             raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
         await _audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, data.model_dump())
+        await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
     log.info("order created", extra={"order_id": order["id"], "order_number": number, "user_id": principal.user_id})
     await bus.publish(services.redis, "orders", _live(order, "create"))
     return order_view(order, principal)
@@ -334,8 +337,9 @@ def _live(order: asyncpg.Record, action: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- per-action handlers
 
 
-async def _resolve_directly(conn, change: Change, _a, p: m.NoteBody) -> None:
-    change.audit = {"note": p.note}
+async def _resolve_directly(conn, change: Change, _a, p: m.ResolveDirectly) -> None:
+    cited = await kb_usage.cite(conn, change.order["id"], list(dict.fromkeys(p.article_ids)), change.now)
+    change.audit = {"note": p.note, "articles": cited} if cited else {"note": p.note}
 
 
 async def suggest(

@@ -1,0 +1,47 @@
+"""The bigram document of an article version and the query of a search, as PostgreSQL text-search
+values built here, so no text-search configuration or extension decides how Chinese is cut.
+
+A document weighs where a bigram stands: title A, keywords B, body C. A query is the OR of its
+bigrams and of the bigrams of every synonym expansion it triggers (社保卡 -> 社会保障卡), so an
+article sharing more of them, and in its title, ranks higher.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from hotline import chinese
+
+MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
+MAX_QUERY_TOKENS = 64  # an order's whole content as a suggestion query stays a bounded OR
+RANK_WEIGHTS = [0.05, 0.2, 0.5, 1.0]  # D, C, B, A
+
+
+def document(title: str, keywords: Iterable[str], body: str) -> str:
+    """tsvector text: each bigram with its positions and weight ('社会':1A,9C …)."""
+    positions: dict[str, list[str]] = defaultdict(list)
+    pos = 0
+    for weight, text in (("A", title), ("B", " ".join(keywords)), ("C", body)):
+        for token in chinese.tokens(text):
+            pos = min(pos + 1, MAX_POSITION)
+            if len(positions[token]) < 256:  # PostgreSQL keeps at most 256 positions a lexeme
+                positions[token].append(f"{pos}{weight}")
+    return " ".join(f"{_quote(t)}:{','.join(p)}" for t, p in positions.items())
+
+
+def query_tokens(text: str, expansions: Iterable[str]) -> list[str]:
+    """The distinct tokens of the text and of its synonym expansions, in order, capped."""
+    seen: dict[str, None] = {}
+    for part in (text, *expansions):
+        for token in chinese.tokens(part):
+            seen.setdefault(token)
+    return list(seen)[:MAX_QUERY_TOKENS]
+
+
+def tsquery(tokens: list[str]) -> str:
+    return " | ".join(_quote(t) for t in tokens)
+
+
+def _quote(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
