@@ -14,7 +14,7 @@ from hotline.kb import search, store, transfer, usage
 from hotline.kb.models import ArticleText, NewArticle, Review
 from hotline.orders import actions
 from hotline.orders.states import Action
-from tests.kb_helpers import published
+from tests.assist_helpers import published
 from tests.orders_helpers import new_order, unit_id, who
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)

@@ -47,12 +47,12 @@ GROUP BY division_code, category_code
 
 # The same window k weeks back, k = 1..weeks, averaged (weeks with no orders count as zero).
 _BASELINE = """
-SELECT g.d, g.c, count(o.id)::float8 / $5 AS baseline
+SELECT g.d, g.c, count(o.id)::float8 / $5::int AS baseline
 FROM unnest($1::text[], $2::text[]) AS g(d, c)
-LEFT JOIN LATERAL generate_series(1, $5) AS k ON true
+CROSS JOIN generate_series(1, $5::int) AS k
 LEFT JOIN work_orders o ON o.division_code = g.d AND o.category_code = g.c
-     AND o.created_at > $3 - make_interval(weeks => k) - $4::interval
-     AND o.created_at <= $3 - make_interval(weeks => k)
+     AND o.created_at > $3::timestamptz - make_interval(weeks => k) - $4::interval
+     AND o.created_at <= $3::timestamptz - make_interval(weeks => k)
 GROUP BY g.d, g.c
 """
 
