@@ -1,7 +1,7 @@
 """A labelled set of order pairs for the repeat/duplicate detector (benchmarks/repeats.py).
 
 Hand-written incidents in 徐州's streets, each reported by three callers in their own words
-(different wording, address detail and length). A pair is labelled a repeat when both orders
+(different wording, address detail and length), all within five days of each other. A pair is labelled a repeat when both orders
 report the same incident, or the same caller comes back on the same problem; it is labelled
 distinct when they only share a street, a category, a caller or some words. Pairs are built
 from the incidents deterministically, so the set is the same on every run.
@@ -279,6 +279,43 @@ INCIDENTS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("九里", "九里小学学区划分有问题，要求重新核查"),
         ],
     ),
+    # Same street and category as an incident above, but another place and problem: not repeats.
+    (
+        "320302001",
+        "020101",
+        [
+            ("黄楼街道建国东路金鼎小区", "金鼎小区水管爆裂，楼下马路上全是水，小区也停水了"),
+            ("建国东路金鼎小区2栋", "金鼎小区2栋自来水管破了，家里没水用"),
+            ("金鼎小区", "建国东路金鼎小区爆管停水，维修人员还没到"),
+        ],
+    ),
+    (
+        "320302001",
+        "030101",
+        [
+            ("黄楼街道民主南路地铁站工地", "民主南路地铁施工白天电锯切割声音刺耳，附近学校上课受影响"),
+            ("民主南路地铁工地", "地铁站工地切割钢筋的噪声太大，学生没法上课"),
+            ("民主南路", "民主南路地铁工程施工噪声大，影响学校"),
+        ],
+    ),
+    (
+        "320302001",
+        "010101",
+        [
+            ("黄楼街道段庄菜市场", "段庄菜市场门口摆摊卖菜的把路都堵死了，车过不去"),
+            ("段庄菜市场东门", "菜市场东门外流动摊贩占道，早上堵得厉害"),
+            ("段庄菜市场", "段庄菜市场门口占道经营，希望管理"),
+        ],
+    ),
+    (
+        "320302005",
+        "010103",
+        [
+            ("铜沛街道建国路幸福里小区", "幸福里小区门口垃圾桶满了没人倒，苍蝇很多"),
+            ("幸福里小区", "我们幸福里小区的垃圾好几天没清运了"),
+            ("建国路幸福里", "幸福里小区垃圾桶溢出来，物业不管"),
+        ],
+    ),
 ]
 
 # Callers who come back on their own earlier order (催办): short, and in other words.
@@ -304,7 +341,9 @@ def build() -> tuple[list[Report], list[tuple[str, str, bool]]]:
         group = []
         for j, (address, content) in enumerate(tellings):
             caller = f"139{i:04d}{j:04d}"
-            group.append(Report(f"i{i}r{j}", content, address, division, category, caller, 24.0 * i + 1.5 * j))
+            group.append(
+                Report(f"i{i}r{j}", content, address, division, category, caller, 24.0 * (i % 5) + 1.5 * j + 0.01 * i)
+            )
         by_incident.append(group)
         reports.extend(group)
     pairs: list[tuple[str, str, bool]] = []

@@ -3,8 +3,9 @@
 Three index lookups, in one query, bound every check whatever the table holds:
 - the same caller within ``caller_days`` (caller index), kept when the topic is similar
   (same second-level category, or shared content);
-- the same street or district and category within ``place_days`` (place index), with the
-  address similarity shown;
+- the same street or district and category within ``place_days`` (place index), kept when
+  the addresses are similar or the contents share words (two water cuts in one street's two
+  estates are two matters);
 - content sharing a MinHash band within ``content_days`` (signature index), kept when the
   bigram overlap reaches ``content_min``.
 Windows are counted back from the order's own intake time, so the answer for an order never
@@ -30,7 +31,8 @@ class RepeatRules:
     place_days: int = 7
     content_days: int = 7
     content_min: float = 0.5  # bigram overlap for "similar content"
-    topic_min: float = 0.15  # bigram overlap that makes a caller's two orders "on a similar topic"
+    topic_min: float = 0.15  # bigram overlap that makes two orders "on a similar topic"
+    address_min: float = 0.3  # bigram overlap of addresses that makes them "similar"
     limit: int = 10
 
 
@@ -117,6 +119,7 @@ def judge(p: Probe, tokens: frozenset[str], row: Any, rules: RepeatRules) -> lis
         and p.division_code
         and row["division_code"] == p.division_code
         and p.at - row["created_at"] <= timedelta(days=rules.place_days)
+        and (address >= rules.address_min or content >= rules.topic_min)
     ):
         reasons.append({"code": "same_place", "days": rules.place_days, "division_code": p.division_code,
                         "category_code": p.category_code, "address_similarity": round(address, 3),

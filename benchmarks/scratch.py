@@ -1,0 +1,74 @@
+"""A scratch database of a unique name for one benchmark run, and latency percentiles.
+
+The database is created (never replaced: the name is new), migrated and seeded with the 徐州
+demo data, and dropped at the end — only it, since this run created it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hotline import db  # noqa: E402
+from hotline.cli import DEFAULT_DIVISIONS  # noqa: E402
+from hotline.seed import seed_demo  # noqa: E402
+
+
+def server_url() -> str:
+    return os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@asynccontextmanager
+async def scratch_database(prefix: str, *, keep: bool = False) -> AsyncIterator[asyncpg.Connection]:
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    url = await db.create_database(server_url(), name)
+    print(f"scratch database {name}", file=sys.stderr, flush=True)
+    try:
+        pool = await db.create_pool(url, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                await conn.execute("SET statement_timeout = 0")
+                await db.migrate(conn)
+                await seed_demo(conn, DEFAULT_DIVISIONS)
+                yield conn
+        finally:
+            await pool.close()
+    finally:
+        if not keep:
+            await db.drop_database(server_url(), name)
+
+
+async def latencies(fn: Callable[[int], Awaitable[Any]], runs: int) -> list[float]:
+    """Seconds of each of ``runs`` calls ``fn(i)`` after ten warm-up calls."""
+    for i in range(10):
+        await fn(i)
+    samples = []
+    for i in range(runs):
+        t = time.perf_counter()
+        await fn(i)
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def pct(samples: list[float], p: float) -> float:
+    """The p-th percentile in milliseconds (nearest rank)."""
+    ordered = sorted(samples)
+    return round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000, 2)
+
+
+async def step(conn: asyncpg.Connection, what: str, sql: str, *args: Any) -> None:
+    t = time.perf_counter()
+    status = await conn.execute(sql, *args)
+    print(f"  {what:<28}{status.split()[-1]:>10} rows {time.perf_counter() - t:8.1f} s", file=sys.stderr, flush=True)
