@@ -70,5 +70,5 @@ def pct(samples: list[float], p: float) -> float:
 
 async def step(conn: asyncpg.Connection, what: str, sql: str, *args: Any) -> None:
     t = time.perf_counter()
-    status = await conn.execute(sql, *args)
+    status = await conn.execute(sql, *args, timeout=3600)
     print(f"  {what:<28}{status.split()[-1]:>10} rows {time.perf_counter() - t:8.1f} s", file=sys.stderr, flush=True)

@@ -56,6 +56,14 @@ CREATE TABLE kb_search (
 CREATE INDEX kb_search_doc ON kb_search USING gin (doc);
 CREATE INDEX kb_search_category ON kb_search (category_code text_pattern_ops);
 
+-- How many searchable articles hold each bigram, kept by publishing: a search filters on the
+-- query's rarest bigrams (a budget of postings) and ranks on all of them, so a common bigram
+-- such as 补办 or 办理 never makes a query rank thousands of articles.
+CREATE TABLE kb_terms (
+    token text PRIMARY KEY,
+    df    integer NOT NULL CHECK (df >= 0)
+);
+
 -- Abbreviations and everyday words callers use for an official term: a query containing
 -- ``term`` also searches each expansion (社保卡 -> 社会保障卡).
 CREATE TABLE kb_synonyms (

@@ -1,8 +1,8 @@
 """Ranked search over the published articles valid at a moment, and suggestions for an order's text.
 
-The GIN index on the bigram documents finds the articles sharing a bigram with the query;
-``ts_rank`` orders them by how many they share, weighted by where (title over keywords over
-body). Validity is compared with the caller's ``now``, so an expired article drops out of the
+The GIN index on the bigram documents finds the articles holding one of the query's rarest
+bigrams (index.filter_tokens); ``ts_rank`` orders them by how many of all its bigrams they
+share, weighted by where (title over keywords over body). Validity is compared with the caller's ``now``, so an expired article drops out of the
 results the moment its ``valid_until`` passes, and a policy that starts next month appears then.
 """
 
@@ -30,14 +30,15 @@ async def search(
     conn: asyncpg.Connection, q: str, now: datetime, *, category: str | None = None, limit: int = 10
 ) -> dict[str, Any]:
     tokens = index.query_tokens(q, await expansions(conn, q))
-    if not tokens:
-        return {"items": [], "tokens": []}
+    rare = await index.filter_tokens(conn, tokens)
+    if not rare:
+        return {"items": [], "tokens": tokens}
     rows = await conn.fetch(
         """WITH hits AS (
                SELECT s.article_id, s.version_id, s.title, s.category_code, s.valid_until,
                       ts_rank($5::real[], s.doc, $1::tsquery) AS rank
                FROM kb_search s
-               WHERE s.doc @@ $1::tsquery
+               WHERE s.doc @@ $6::tsquery
                  AND s.valid_from <= $2 AND (s.valid_until IS NULL OR s.valid_until > $2)
                  AND ($3::text IS NULL OR s.category_code LIKE $3 || '%')
                ORDER BY rank DESC, s.article_id
@@ -48,7 +49,7 @@ async def search(
            JOIN kb_articles a ON a.id = h.article_id
            JOIN kb_versions v ON v.id = h.version_id
            ORDER BY h.rank DESC, h.article_id""",
-        index.tsquery(tokens), now, category, limit, index.RANK_WEIGHTS,
+        index.tsquery(tokens), now, category, limit, index.RANK_WEIGHTS, index.tsquery(rare),
     )  # fmt: skip
     return {"items": [{**dict(r), "rank": round(r["rank"], 4)} for r in rows], "tokens": tokens}
 

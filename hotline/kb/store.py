@@ -181,15 +181,21 @@ async def _insert_version(
 
 
 async def _index(conn: asyncpg.Connection, article_id: int, v: asyncpg.Record) -> None:
+    doc = index.document(v["title"], v["keywords"], v["body"])
+    before = await conn.fetchval(
+        "SELECT tsvector_to_array(doc) FROM kb_search WHERE article_id = $1 FOR UPDATE", article_id
+    )
     await conn.execute(
         """INSERT INTO kb_search (article_id, version_id, title, category_code, valid_from, valid_until, doc)
            VALUES ($1, $2, $3, $4, $5, $6, $7::tsvector)
            ON CONFLICT (article_id) DO UPDATE SET version_id = excluded.version_id, title = excluded.title,
                category_code = excluded.category_code, valid_from = excluded.valid_from,
                valid_until = excluded.valid_until, doc = excluded.doc""",
-        article_id, v["id"], v["title"], v["category_code"], v["valid_from"], v["valid_until"],
-        index.document(v["title"], v["keywords"], v["body"]),
+        article_id, v["id"], v["title"], v["category_code"], v["valid_from"], v["valid_until"], doc,
     )  # fmt: skip
+    after = await conn.fetchval("SELECT tsvector_to_array(doc) FROM kb_search WHERE article_id = $1", article_id)
+    old, new = set(before or ()), set(after)
+    await index.count_terms(conn, sorted(new - old), sorted(old - new))
 
 
 def _article_view(article: asyncpg.Record, versions: list[asyncpg.Record]) -> dict[str, Any]:
