@@ -60,9 +60,10 @@ WITH c AS (
        AND created_at <= $3
      ORDER BY created_at DESC LIMIT 100)
     UNION
+    -- The orders sharing most bands first: the share of bands agreeing estimates the similarity.
     (SELECT order_id FROM order_signatures
      WHERE band_hash = ANY($7::bigint[]) AND created_at >= $8 AND created_at <= $3
-     LIMIT 200)
+     GROUP BY order_id ORDER BY count(*) DESC, order_id DESC LIMIT 50)
 )
 SELECT o.id, o.number, o.status, o.kind, o.content, o.address, o.division_code, o.category_code,
        o.caller_number, o.created_at, o.repeat_of
@@ -92,21 +93,25 @@ async def find(conn: asyncpg.Connection, p: Probe, rules: RepeatRules = RepeatRu
         p.division_code if p.category_code else None, p.category_code, p.at - timedelta(days=rules.place_days),
         minhash.bands(tokens), p.at - timedelta(days=rules.content_days), p.id,
     )  # fmt: skip
+    address = chinese.token_set(p.address)
     found = []
     for row in rows:
         if p.id is not None and row["created_at"] == p.at and row["id"] > p.id:
             continue  # taken in the same instant, but after it: it is the later one
-        reasons = judge(p, tokens, row, rules)
+        reasons = judge(p, tokens, address, row, rules)
         if reasons:
             found.append(_candidate(row, reasons))
     found.sort(key=lambda c: (-c["score"], -c["created_at"].timestamp(), c["id"]))
     return found[: rules.limit]
 
 
-def judge(p: Probe, tokens: frozenset[str], row: Any, rules: RepeatRules) -> list[dict[str, Any]]:
-    """Why ``row`` may be the same matter as the probe; empty when it is not."""
+def judge(
+    p: Probe, tokens: frozenset[str], address_tokens: frozenset[str], row: Any, rules: RepeatRules
+) -> list[dict[str, Any]]:
+    """Why ``row`` may be the same matter as the probe (whose content and address tokens are
+    given); empty when it is not."""
     content = chinese.overlap(tokens, chinese.token_set(row["content"]))
-    address = chinese.overlap(chinese.token_set(p.address), chinese.token_set(row["address"]))
+    address = chinese.overlap(address_tokens, chinese.token_set(row["address"]))
     reasons: list[dict[str, Any]] = []
     if p.caller_number and row["caller_number"] == p.caller_number:
         same_topic = bool(p.category_code and row["category_code"]) and p.category_code[:4] == row["category_code"][:4]
