@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Question and filler words that say nothing about the topic; they cut a run in two so
 # that "丢了怎么补办" does not make bigrams such as "么补".
@@ -45,7 +46,9 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=16384)
 def token_set(text: str) -> frozenset[str]:
+    """The distinct tokens (cached: every duplicate check re-reads the same recent orders)."""
     return frozenset(tokens(text))
 
 

@@ -53,17 +53,20 @@ _CANDIDATES = """
 WITH c AS (
     (SELECT id FROM work_orders
      WHERE $1::text IS NOT NULL AND caller_number = $1 AND created_at >= $2 AND created_at <= $3
-     ORDER BY created_at DESC LIMIT 50)
+     ORDER BY created_at DESC LIMIT 20)
     UNION
     (SELECT id FROM work_orders
      WHERE $4::text IS NOT NULL AND division_code = $4 AND category_code = $5 AND created_at >= $6
        AND created_at <= $3
-     ORDER BY created_at DESC LIMIT 100)
+     ORDER BY created_at DESC LIMIT 30)
     UNION
-    -- The orders sharing most bands first: the share of bands agreeing estimates the similarity.
-    (SELECT order_id FROM order_signatures
-     WHERE band_hash = ANY($7::bigint[]) AND created_at >= $8 AND created_at <= $3
-     GROUP BY order_id ORDER BY count(*) DESC, order_id DESC LIMIT 50)
+    -- The newest few of each band's bucket (a common phrasing fills a bucket), then the orders
+    -- sharing most bands: the share of bands agreeing estimates the similarity.
+    (SELECT s.order_id FROM unnest($7::bigint[]) AS b(band_hash)
+     CROSS JOIN LATERAL (SELECT order_id FROM order_signatures
+                         WHERE band_hash = b.band_hash AND created_at >= $8 AND created_at <= $3
+                         ORDER BY created_at DESC LIMIT 20) s
+     GROUP BY s.order_id ORDER BY count(*) DESC, s.order_id DESC LIMIT 30)
 )
 SELECT o.id, o.number, o.status, o.kind, o.content, o.address, o.division_code, o.category_code,
        o.caller_number, o.created_at, o.repeat_of
