@@ -219,3 +219,18 @@ async def test_export_then_import_round_trips(seeded_pool: asyncpg.Pool) -> None
              "synonyms": [{"term": "社保卡", "expansions": ["社会保障卡"]}]}
         )  # fmt: skip
         assert await transfer.import_(conn, admin, fresh, NOW) == {"created": 2, "updated": 0, "synonyms": 1}
+
+
+async def test_search_filters_on_the_rarest_bigrams_and_publishing_counts_them(seeded_pool: asyncpg.Pool) -> None:
+    from hotline.kb import index
+
+    await published(seeded_pool, "社会保障卡挂失补办", "补办", NOW)
+    await published(seeded_pool, "居民身份证补办", "补办", NOW)
+    async with seeded_pool.acquire() as conn:
+        df = dict(await conn.fetch("SELECT token, df FROM kb_terms WHERE token IN ('补办', '社会', '居民')"))
+        assert df == {"补办": 2, "社会": 1, "居民": 1}
+        await conn.execute("UPDATE kb_terms SET df = $1 WHERE token = '补办'", index.POSTINGS_BUDGET)
+        # The rarest first; a bigram over the budget joins only to make up the minimum of two.
+        assert await index.filter_tokens(conn, ["补办", "社会", "会保", "量子"]) == ["会保", "社会"]
+        assert await index.filter_tokens(conn, ["补办", "社会"]) == ["社会", "补办"]
+        assert await index.filter_tokens(conn, ["量子"]) == []

@@ -22,6 +22,7 @@ RANK_WEIGHTS = [0.05, 0.2, 0.5, 1.0]  # D, C, B, A
 # articles (at least MIN_FILTER_TOKENS of them); ranking still weighs every bigram.
 POSTINGS_BUDGET = 3000
 MIN_FILTER_TOKENS = 2
+MAX_RANKED = 4000  # the articles one search ranks at most, whatever its words
 
 
 def document(title: str, keywords: Iterable[str], body: str) -> str:
