@@ -1,7 +1,7 @@
 """A scratch database of a unique name for one benchmark run, and latency percentiles.
 
-The database is created (never replaced: the name is new), migrated and seeded with the 徐州
-demo data, and dropped at the end — only it, since this run created it.
+The database (tests/scratch.py: a new name each run, migrated) is seeded with the 徐州 demo
+data and dropped at the end — only it, since this run created it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import math
 import os
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from hotline import db  # noqa: E402
 from hotline.cli import DEFAULT_DIVISIONS  # noqa: E402
 from hotline.seed import seed_demo  # noqa: E402
+from tests.scratch import scratch_database as tests_scratch  # noqa: E402
 
 
 def server_url() -> str:
@@ -31,23 +31,18 @@ def server_url() -> str:
 
 
 @asynccontextmanager
-async def scratch_database(prefix: str, *, keep: bool = False) -> AsyncIterator[asyncpg.Connection]:
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    url = await db.create_database(server_url(), name)
-    print(f"scratch database {name}", file=sys.stderr, flush=True)
-    try:
+async def scratch_database(prefix: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a new, migrated database seeded with the 徐州 demo data (tests/scratch.py
+    makes and drops it)."""
+    async with tests_scratch(server_url(), migrate=True, prefix=prefix) as url:
+        print(f"scratch database {url.rsplit('/', 1)[-1]}", file=sys.stderr, flush=True)
         pool = await db.create_pool(url, min_size=1, max_size=1)
         try:
             async with pool.acquire() as conn:
-                await conn.execute("SET statement_timeout = 0")
-                await db.migrate(conn)
                 await seed_demo(conn, DEFAULT_DIVISIONS)
                 yield conn
         finally:
             await pool.close()
-    finally:
-        if not keep:
-            await db.drop_database(server_url(), name)
 
 
 async def latencies(fn: Callable[[int], Awaitable[Any]], runs: int) -> list[float]:

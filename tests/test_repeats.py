@@ -121,11 +121,11 @@ async def test_link_repeat_is_audited_and_refuses_what_it_must(seeded_pool: asyn
         # A repeat of a repeat points at the first original.
         chained = await links.link_repeat(conn, agent, third, links.RepeatLink(of_order_id=second), T)
         audit = await conn.fetchrow(
-            "SELECT actor_user_id, payload, created_at FROM audit_events WHERE order_id = $1 AND action = 'link_repeat'",
+            "SELECT actor_user_id, payload FROM audit_events WHERE order_id = $1 AND action = 'link_repeat'",
             second,
         )
     assert chained["repeat_of"] == first
-    assert audit["actor_user_id"] == agent.user_id and audit["created_at"] == T
+    assert audit["actor_user_id"] == agent.user_id
     assert audit["payload"] == {"of_order_id": first, "repeat_of": first, "note": "同一停水"}
 
 

@@ -16,6 +16,7 @@ from pydantic import StringConstraints
 
 from hotline.auth import Principal
 from hotline.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hotline.orders import store
 from hotline.orders.models import ActionBody
 
 
@@ -54,11 +55,8 @@ async def link_repeat(
                WHERE id = $1 RETURNING *""",
             order_id, original["root"], now,
         )  # fmt: skip
-        await conn.execute(
-            """INSERT INTO audit_events (order_id, action, actor_user_id, actor_unit_id, from_status, to_status,
-                                         payload, created_at)
-               VALUES ($1, 'link_repeat', $2, $3, $4, $4, $5, $6)""",
-            order_id, who.user_id, who.unit_id, order["status"],
-            {"of_order_id": body.of_order_id, "repeat_of": original["root"], "note": body.note}, now,
+        await store.audit(
+            conn, order_id, None, "link_repeat", who, order["status"], order["status"],
+            {"of_order_id": body.of_order_id, "repeat_of": original["root"], "note": body.note},
         )  # fmt: skip
     return updated
