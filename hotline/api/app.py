@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from adapters.ami.adapter import AmiAdapter
@@ -15,7 +14,7 @@ from adapters.ami.config import parse_nodes
 from adapters.webhook.config import RelayConfig
 from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
-from hotline import db
+from hotline import bus, db
 from hotline.api import (
     agency_auth,
     calls,
@@ -35,7 +34,7 @@ from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
-from hotline.config import Settings
+from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
 from hotline.orders.actions import Services
@@ -66,7 +65,7 @@ async def _router(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.redis_url
-    client = aioredis.from_url(settings.redis_url, decode_responses=True)
+    client = bus.connect(settings.redis_url, instance_name(settings))
     app[REDIS] = client
     app[SERVICES].redis = client
     yield
