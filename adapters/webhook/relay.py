@@ -32,6 +32,7 @@ from adapters.webhook import idempotency, signing
 from adapters.webhook.config import RelayConfig
 
 log = logging.getLogger(__name__)
+PUSH_CONTENT_TYPE = "application/json; charset=utf-8"
 
 ORIGINAL_URL_HEADER = "X-Hotline-Original-Url"
 _ERROR_TEXT = 500  # characters of an error kept in the row
@@ -301,8 +302,9 @@ class OutboxRelay:
         body = json.dumps(self.envelope(row, target), ensure_ascii=False, default=str).encode()
         parsed = URL(url)
         headers = {
-            **signing.sign_headers(target.key_id, target.secret, "POST", parsed.raw_path_qs, body),
-            "Content-Type": "application/json; charset=utf-8",
+            **signing.sign_headers(
+                target.key_id, target.secret, "POST", parsed.raw_path_qs, body, content_type=PUSH_CONTENT_TYPE
+            ),
             signing.DELIVERY_HEADER: str(row["delivery_id"]),
             signing.TOPIC_HEADER: row["topic"],
             signing.ATTEMPT_HEADER: str(row["attempts"]),
