@@ -33,7 +33,7 @@ async def record(
 ) -> None:
     await conn.execute(
         """INSERT INTO auth_events (kind, username, user_id, address, actor, details)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+           VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)""",
         kind, username, user_id, address, actor, json.dumps(details or {}, ensure_ascii=False),
     )  # fmt: skip
 

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hotline.api.body import json_object, json_response, parse, parse_query, path_id
+from hotline.api import idempotent
+from hotline.api.body import json_object, json_response, parse_query, path_id
 from hotline.api.keys import METRICS, POOL, SERVICES
 from hotline.api.middleware import principal
 from hotline.errors import InvalidInput
 from hotline.orders import actions, queries
 from hotline.orders.models import NewOrder
 from hotline.orders.states import Action
+from hotline.orders.views import order_view
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/orders")
 async def create(request: web.Request) -> web.Response:
-    data = await parse(request, NewOrder)
-    order = await actions.create_order(request.app[POOL], request.app[SERVICES], principal(request), data)
-    return json_response(order, status=201)
+    body = await json_object(request)
+    data = NewOrder.model_validate(body)
+    return await idempotent.once(request, body, new_order(request, data))
+
+
+def new_order(request: web.Request, data: NewOrder, call_id: int | None = None) -> idempotent.Work:
+    """Take in ``data`` as the caller; announced once committed."""
+    p, services = principal(request), request.app[SERVICES]
+
+    async def work(conn) -> idempotent.Created:
+        order = await actions.insert_order(conn, p, data, call_id)
+        return idempotent.Created(201, order_view(order, p), lambda: actions.order_created(services, order, p))
+
+    return work
 
 
 @routes.get("/api/orders")
@@ -50,9 +63,15 @@ async def act(request: web.Request) -> web.Response:
         raise InvalidInput(
             "unknown action", {"action": request.match_info["action"], "known": [a.value for a in Action]}
         ) from None
-    payload = actions.parse_payload(action, await json_object(request))
-    order = await actions.act(
-        request.app[POOL], request.app[SERVICES], principal(request), path_id(request, "order_id"), action, payload
-    )
-    request.app[METRICS].order_actions.labels(action.value).inc()
-    return json_response(order)
+    body = await json_object(request)
+    payload = actions.parse_payload(action, body)
+    p, services, order_id = principal(request), request.app[SERVICES], path_id(request, "order_id")
+
+    async def work(conn) -> idempotent.Created:
+        updated, change = await actions.act_in_transaction(conn, services, p, order_id, action, payload)
+        request.app[METRICS].order_actions.labels(action.value).inc()
+        return idempotent.Created(
+            200, order_view(updated, p), lambda: actions.publish_change(services, updated, change)
+        )
+
+    return await idempotent.once(request, body, work)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from dispatch import aliases, rules, units
 from dispatch.engine import RouteRequest
 from dispatch.forms import Alias
-from hotline.api.body import json_response, parse, parse_query, path_id
+from hotline.api import idempotent
+from hotline.api.body import json_object, json_response, parse, parse_query, path_id
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, principal, require_role
 from hotline.errors import Forbidden, NotFound
@@ -145,13 +146,17 @@ async def list_units(request: web.Request) -> web.Response:
 @routes.post("/api/admin/units")
 async def add_unit(request: web.Request) -> web.Response:
     _admin(request)
-    body = await parse(request, NewUnit)
-    async with request.app[POOL].acquire() as conn:
+    raw = await json_object(request)
+    body = NewUnit.model_validate(raw)
+
+    async def work(conn) -> idempotent.Created:
         unit = await units.add_unit(
             conn, body.code, body.name, body.level, body.kind,
             parent_id=body.parent_id, division_code=body.division_code, webhook_url=body.webhook_url,
         )  # fmt: skip
-    return json_response(unit.as_dict(), status=201)
+        return idempotent.Created(201, unit.as_dict())
+
+    return await idempotent.once(request, raw, work)
 
 
 @routes.get("/api/admin/rules")
@@ -165,10 +170,13 @@ async def list_rules(request: web.Request) -> web.Response:
 @routes.post("/api/admin/rules")
 async def add_rule(request: web.Request) -> web.Response:
     _admin(request)
-    body = await parse(request, NewRule)
-    async with request.app[POOL].acquire() as conn:
-        rule = await rules.add_rule(conn, **body.model_dump())
-    return json_response(rule.as_dict(), status=201)
+    raw = await json_object(request)
+    body = NewRule.model_validate(raw)
+
+    async def work(conn) -> idempotent.Created:
+        return idempotent.Created(201, (await rules.add_rule(conn, **body.model_dump())).as_dict())
+
+    return await idempotent.once(request, raw, work)
 
 
 @routes.delete("/api/admin/rules/{rule_id}")
@@ -189,10 +197,15 @@ async def list_aliases(request: web.Request) -> web.Response:
 @routes.post("/api/admin/aliases")
 async def add_alias(request: web.Request) -> web.Response:
     _admin(request)
-    body = await parse(request, NewAlias)
-    async with request.app[POOL].acquire() as conn:
-        a = await aliases.add_alias(conn, body.alias, body.division_code, body.kind, body.note)
-    return json_response(_alias(a), status=201)
+    raw = await json_object(request)
+    body = NewAlias.model_validate(raw)
+
+    async def work(conn) -> idempotent.Created:
+        return idempotent.Created(
+            201, _alias(await aliases.add_alias(conn, body.alias, body.division_code, body.kind, body.note))
+        )
+
+    return await idempotent.once(request, raw, work)
 
 
 @routes.delete("/api/admin/aliases/{alias_id}")
