@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hotline import audience
 from hotline.api import idempotent
 from hotline.api.body import json_object, json_response, parse_query, path_id
 from hotline.api.keys import METRICS, POOL, SERVICES
@@ -70,8 +71,8 @@ async def act(request: web.Request) -> web.Response:
     async def work(conn) -> idempotent.Created:
         updated, change = await actions.act_in_transaction(conn, services, p, order_id, action, payload)
         request.app[METRICS].order_actions.labels(action.value).inc()
-        return idempotent.Created(
-            200, order_view(updated, p), lambda: actions.publish_change(services, updated, change)
-        )
+        who = await queries.order_audience(conn, p, order_id) or audience.Audience.FORMER
+        view = audience.order_view(updated, who)
+        return idempotent.Created(200, view, lambda: actions.publish_change(services, updated, change))
 
     return await idempotent.once(request, body, work)

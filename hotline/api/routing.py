@@ -15,7 +15,7 @@ from hotline.api.body import json_object, json_response, parse, parse_query, pat
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, principal, require_role
 from hotline.errors import Forbidden, NotFound
-from hotline.orders import actions
+from hotline.orders import actions, queries
 from hotline.orders.models import Kind
 
 routes = web.RouteTableDef()
@@ -107,8 +107,9 @@ async def suggestion(request: web.Request) -> web.Response:
     office under it that covers the place the engine resolved (二次派单)."""
     p = principal(request)
     async with request.app[POOL].acquire() as conn:
-        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", path_id(request, "order_id"))
-        if order is None:
+        order_id = path_id(request, "order_id")
+        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", order_id)
+        if order is None or await queries.order_audience(conn, p, order_id) is None:
             raise NotFound("no such order", {"order_id": request.match_info["order_id"]})
         decision, suggested = await actions.suggest(conn, request.app[SERVICES], order)
         if not p.is_centre:

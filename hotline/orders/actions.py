@@ -19,11 +19,12 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from dispatch.engine import Decision, Router
-from hotline import bus
+from hotline import audience, bus
 from hotline.auth import Principal
 from hotline.deadlines.service import Deadlines
 from hotline.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, StaleVersion
 from hotline.orders import models as m
+from hotline.orders.queries import order_audience
 from hotline.orders.states import IN_PROGRESS, RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
 
@@ -193,7 +194,8 @@ async def act_in_transaction(
     its own rows, e.g. an idempotency record, to the same commit). Call ``publish_change``
     after the commit."""
     order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
-    if order is None:
+    if order is None or await order_audience(conn, principal, order_id) is None:
+        # An order a unit has no part in answers as a missing one, whatever the action or state.
         raise NotFound("no such order", {"order_id": order_id})
     if payload.version is not None and payload.version != order["version"]:
         raise StaleVersion(
@@ -412,8 +414,12 @@ async def _dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         "suggested_unit_id": suggested,
         "overridden": overridden,
     }
-    for unit_id, assignment_id in [(unit["id"], lead["id"]), *zip(p.assist_unit_ids, assists, strict=False)]:
-        change.outbox.append((topic, unit_id, push_payload(change.order, assignment_id, topic)))
+    pushes = [
+        (unit["id"], lead["id"], "lead"),
+        *((u, a, "assist") for u, a in zip(p.assist_unit_ids, assists, strict=False)),
+    ]
+    for unit_id, assignment_id, role in pushes:
+        change.outbox.append((topic, unit_id, push_payload(change.order, assignment_id, topic, role)))
         change.live_units.add(unit_id)
 
 
@@ -565,13 +571,13 @@ async def _supervise(conn, change: Change, _a, p: m.OptionalNote) -> None:
 
 async def _push_to_open_units(conn, change: Change, topic: str, note: str) -> None:
     rows = await conn.fetch(
-        "SELECT id, unit_id FROM assignments WHERE order_id = $1 AND status = ANY($2::text[])",
+        "SELECT id, unit_id, role FROM assignments WHERE order_id = $1 AND status = ANY($2::text[])",
         change.order["id"],
         list(OPEN_ASSIGNMENT),
     )
     change.audit = {"note": note, "unit_ids": [r["unit_id"] for r in rows]}
     for r in rows:
-        payload = push_payload(change.order, r["id"], topic) | {"note": note}
+        payload = push_payload(change.order, r["id"], topic, r["role"]) | {"note": note}
         change.outbox.append((topic, r["unit_id"], payload))
         change.live_units.add(r["unit_id"])
 
@@ -739,9 +745,9 @@ async def _set_assignment(conn: asyncpg.Connection, assignment_id: int, **cols: 
     )
 
 
-def push_payload(order: asyncpg.Record, assignment_id: int, topic: str) -> dict[str, Any]:
-    """What an agency system receives: the order as a unit sees it."""
-    view = order_view(order, Principal(0, "system", "handler", None))
+def push_payload(order: asyncpg.Record, assignment_id: int, topic: str, role: str = "lead") -> dict[str, Any]:
+    """What an agency system receives: the order as its unit sees it through this assignment."""
+    view = audience.order_view(order, audience.of_assignment({"role": role, "status": "dispatched"}))
     keep = ("id", "number", "kind", "category_code", "title", "content", "address", "division_code", "urgency",
             "caller_number", "caller_name", "anonymous", "created_at")  # fmt: skip
     return {"topic": topic, "assignment_id": assignment_id, "order": {k: view.get(k) for k in keep}}
