@@ -6,9 +6,9 @@ Audiences of an order:
 | --- | --- | --- | --- | --- | --- |
 | centre | agents, admins | as given | as given | all | all |
 | supervisor | supervisors | as given | as given | all | all |
-| lead | the unit holding the lead (or a hub over it), and its system | as given if the citizen allowed contact, else masked | same | all | all |
+| lead | the unit holding the open lead, and its system | as given if the citizen allowed contact, else masked | same | all | all |
 | assist | a unit assisting (协办), and its system | masked | masked | its own | its own |
-| former | a unit that returned the order or had it re-dispatched away | none | none | its own | its own |
+| former | a unit that returned the order, a hub that re-dispatched it down (it oversees, it does not call) | none | none | its own and its units' | same |
 
 An anonymous order shows no identity to any unit. Masking applies to every field that
 carries identity, wherever it sits: the order, an audit event's payload (old events copied
@@ -48,24 +48,27 @@ def of_staff(principal: Principal) -> Audience | None:
     return Audience.CENTRE if principal.is_centre else None
 
 
-def of_assignment(a: Mapping[str, Any]) -> Audience:
-    """The audience a unit is through one of its assignments (what its system is pushed as)."""
-    if a["status"] in AWAY:
+def of_assignment(a: Mapping[str, Any], viewer_unit_id: int | None = None) -> Audience:
+    """The audience a unit is through one assignment (what its system is pushed as). A hub
+    reading an assignment of a unit under it oversees: it sees no identity."""
+    if a["status"] in AWAY or (viewer_unit_id is not None and a["unit_id"] != viewer_unit_id):
         return Audience.FORMER
     return Audience.LEAD if a["role"] == "lead" else Audience.ASSIST
 
 
-def of_unit(assignments: Iterable[Mapping[str, Any]], units: set[int]) -> Audience | None:
-    """The most a unit (with the units under it, ``units``) is on an order; None: it has no part in it."""
-    mine = [of_assignment(a) for a in assignments if a["unit_id"] in units]
+def of_unit(assignments: Iterable[Mapping[str, Any]], unit_id: int | None, units: set[int]) -> Audience | None:
+    """The most a unit is on an order through its own assignments; a hub that sees the order only
+    through a unit under it (``units``) oversees (former); None: it has no part in it."""
+    assignments = list(assignments)
+    mine = [of_assignment(a) for a in assignments if a["unit_id"] == unit_id]
     for audience in (Audience.LEAD, Audience.ASSIST, Audience.FORMER):
         if audience in mine:
             return audience
-    return None
+    return Audience.FORMER if any(a["unit_id"] in units for a in assignments) else None
 
 
 def of(principal: Principal, assignments: Iterable[Mapping[str, Any]], units: set[int]) -> Audience | None:
-    return of_staff(principal) or of_unit(assignments, units)
+    return of_staff(principal) or of_unit(assignments, principal.unit_id, units)
 
 
 def mask_name(name: str | None) -> str | None:

@@ -61,7 +61,7 @@ def assignment_view(a: asyncpg.Record, order: asyncpg.Record, viewer: Principal)
     """The assignment and its order as its unit sees it through this assignment (lead, assisting,
     or let go: see hotline.audience)."""
     out = {k: v for k, v in row_dict(a).items() if k in ASSIGNMENT_FIELDS}
-    shown = audience.order_view(order, audience.of_assignment(a))
+    shown = audience.order_view(order, audience.of_assignment(a, viewer.unit_id))
     out["order"] = {k: shown.get(k) for k in ORDER_FIELDS}
     return out
 
@@ -123,6 +123,6 @@ async def get_assignment(
                WHERE order_id = $1 AND assignment_id = $2 AND action = ANY($3::text[]) ORDER BY id""",
             a["order_id"], a["id"], list(UNIT_EVENTS),
         )  # fmt: skip
-        who = audience.of_assignment(a)
+        who = audience.of_assignment(a, principal.unit_id)
         out["events"] = [audience.event_view(e, order, who) for e in events]
     return out

@@ -16,6 +16,7 @@ from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
 from hotline import bus, db
 from hotline.api import (
+    access,
     agency_auth,
     calls,
     deadlines,
@@ -86,7 +87,9 @@ def _outbox_relay(app: web.Application) -> OutboxRelay:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[metrics, errors, authenticate, access.record_access], client_max_size=2 * 1024 * 1024
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
@@ -108,5 +111,6 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(deadlines.routes)
     app.add_routes(figures.routes)
+    app.add_routes(access.routes)
     desktop.setup(app)
     return app

@@ -9,7 +9,7 @@ from hotline.api import idempotent
 from hotline.api.body import json_object, json_response, parse_query, path_id
 from hotline.api.keys import METRICS, POOL, SERVICES
 from hotline.api.middleware import principal
-from hotline.errors import InvalidInput
+from hotline.errors import InvalidInput, NotFound
 from hotline.orders import actions, queries
 from hotline.orders.models import NewOrder
 from hotline.orders.states import Action
@@ -51,9 +51,14 @@ async def get(request: web.Request) -> web.Response:
 
 @routes.get("/api/orders/by-number/{number}")
 async def get_by_number(request: web.Request) -> web.Response:
+    number = request.match_info["number"]
     async with request.app[POOL].acquire() as conn:
-        order_id = await queries.find_order_id(conn, request.match_info["number"])
-        return json_response(await queries.get_order(conn, principal(request), order_id))
+        order_id = await queries.find_order_id(conn, number)
+        try:
+            return json_response(await queries.get_order(conn, principal(request), order_id))
+        except NotFound:
+            # Answer as find_order_id does for a number nobody holds: the id must not leak either.
+            raise NotFound("no such order", {"number": number}) from None
 
 
 @routes.post("/api/orders/{order_id}/actions/{action}")

@@ -106,7 +106,10 @@ async def _listed(conn: asyncpg.Connection, principal: Principal, rows: list[asy
     for p in parts:
         by_order.setdefault(p["order_id"], []).append(p)
     return [
-        audience.order_view(r, audience.of_unit(by_order[r["id"]], units) or audience.Audience.FORMER) for r in rows
+        audience.order_view(
+            r, audience.of_unit(by_order[r["id"]], principal.unit_id, units) or audience.Audience.FORMER
+        )
+        for r in rows
     ]
 
 
@@ -150,7 +153,7 @@ async def order_audience(conn: asyncpg.Connection, principal: Principal, order_i
         f"SELECT unit_id, role, status FROM assignments WHERE order_id = $1 AND unit_id IN ({VISIBLE_UNITS.replace('$1', '$2')})",
         order_id, principal.unit_id,
     )  # fmt: skip
-    return audience.of_unit(rows, {r["unit_id"] for r in rows})
+    return audience.of_unit(rows, principal.unit_id, {r["unit_id"] for r in rows})
 
 
 async def find_order_id(conn: asyncpg.Connection, number: str) -> int:
