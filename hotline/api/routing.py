@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from dispatch import aliases, rules, units
 from dispatch.engine import RouteRequest
 from dispatch.forms import Alias
+from hotline import webhook_urls
 from hotline.api import idempotent
 from hotline.api.body import json_object, json_response, parse, parse_query, path_id
-from hotline.api.keys import POOL, SERVICES
+from hotline.api.keys import POOL, SERVICES, SETTINGS
 from hotline.api.middleware import ADMINS, CENTRE, principal, require_role
 from hotline.errors import Forbidden, NotFound
 from hotline.orders import actions, queries
@@ -139,8 +140,12 @@ async def _below_hub(conn, hub_id: int | None, order_id: int, division_code: str
 @routes.get("/api/admin/units")
 async def list_units(request: web.Request) -> web.Response:
     q = parse_query(request, UnitQuery)
+    p = principal(request)
     async with request.app[POOL].acquire() as conn:
         found = await units.list_units(conn, level=q.level, active=q.active)
+    if not p.is_centre:
+        # A handler reads its own unit's settings (webhook_url included), no other unit's.
+        found = [u for u in found if u.id == p.unit_id]
     return json_response({"items": [u.as_dict() for u in found]})
 
 
@@ -149,6 +154,8 @@ async def add_unit(request: web.Request) -> web.Response:
     _admin(request)
     raw = await json_object(request)
     body = NewUnit.model_validate(raw)
+    if body.webhook_url is not None:
+        await webhook_urls.check(body.webhook_url, allow_private=request.app[SETTINGS].webhook_allow_private)
 
     async def work(conn) -> idempotent.Created:
         unit = await units.add_unit(
