@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, StringConstraints, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, StringConstraints, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Role = Literal["api", "ami", "clock", "outbox"]
@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     login_max_failures_per_address: int = Field(default=30, ge=1, le=100000)
     login_lockout_failures: int = Field(default=20, ge=1, le=100000)
+    # Fernet key sealing unit HMAC secrets at rest (hotline secrets new-key); see hotline.secretbox.
+    secret_key: SecretStr | None = None
     # Agency webhook URLs may point at loopback or private networks only when this is true.
     webhook_allow_private: bool = False
 

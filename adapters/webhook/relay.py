@@ -30,6 +30,8 @@ from yarl import URL
 
 from adapters.webhook import idempotency, signing
 from adapters.webhook.config import RelayConfig
+from adapters.webhook.keystore import CLEAR
+from hotline.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 PUSH_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -65,8 +67,11 @@ def backoff(config: RelayConfig, attempt: int, rng: random.Random) -> float:
 class OutboxRelay:
     """A worker: ``await start()`` runs it in the background, ``await stop()`` ends it."""
 
-    def __init__(self, pool: asyncpg.Pool, config: RelayConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, config: RelayConfig, *, rng: random.Random | None = None, box: SecretBox = CLEAR
+    ) -> None:
         self.pool = pool
+        self.box = box  # opens the units' sealed secrets
         self.config = config
         self._rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
@@ -213,7 +218,12 @@ class OutboxRelay:
                    WHERE u.id = ANY($1::bigint[])""",
                 list(unit_ids),
             )
-        return {r["id"]: Target(r["webhook_url"], r["key_id"], r["secret"], r["code"]) for r in rows}
+        return {
+            r["id"]: Target(
+                r["webhook_url"], r["key_id"], self.box.open(r["secret"]) if r["secret"] else None, r["code"]
+            )
+            for r in rows
+        }
 
     async def _mark(self, row: asyncpg.Record, attempt: Attempt) -> str:
         """Record an attempt's outcome, if the lease is still ours; returns the row's new status."""

@@ -26,7 +26,7 @@ from aiohttp import web
 from adapters.webhook import keystore, signing
 from hotline import bus
 from hotline.api.body import json_response, path_id
-from hotline.api.keys import POOL, REDIS
+from hotline.api.keys import POOL, REDIS, SECRETS
 from hotline.api.middleware import ADMINS, require_role
 from hotline.auth import Principal
 from hotline.errors import NotFound, Unauthenticated
@@ -66,7 +66,7 @@ async def verify(request: web.Request) -> Principal:
         parts = signing.read_headers(request.headers)
         body = await request.read()
         async with request.app[POOL].acquire() as conn:
-            key = await keystore.lookup(conn, parts.key_id)
+            key = await keystore.lookup(conn, parts.key_id, request.app[SECRETS])
             if key is None:
                 raise signing.SignatureRefused(signing.Refusal.UNKNOWN_KEY, "unknown key", {"key_id": parts.key_id})
             if key.revoked_at is not None or not key.unit_active:
@@ -140,7 +140,7 @@ async def create_unit_key(request: web.Request) -> web.Response:
     """Issue (rotate) a key: the secret is in this response and never again."""
     admin = _admin(request)
     async with request.app[POOL].acquire() as conn:
-        issued = await keystore.create_key(conn, path_id(request, "unit_id"), admin.user_id)
+        issued = await keystore.create_key(conn, path_id(request, "unit_id"), admin.user_id, request.app[SECRETS])
     return json_response(
         {
             "key_id": issued.key_id,

@@ -14,7 +14,7 @@ from adapters.ami.config import parse_nodes
 from adapters.webhook.config import RelayConfig
 from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
-from hotline import bus, db
+from hotline import bus, db, secretbox
 from hotline.api import (
     access,
     agency_auth,
@@ -30,7 +30,7 @@ from hotline.api import (
     session,
     units,
 )
-from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
+from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
@@ -39,6 +39,7 @@ from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
 from hotline.orders.actions import Services
+from hotline.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
     pool = await db.create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     async with pool.acquire() as conn:
         applied = await db.migrate(conn)
+        await secretbox.check_startup(conn, app[SECRETS])
     if applied:
         log.info("migrations applied at start", extra={"migrations": applied})
     app[POOL] = pool
@@ -83,7 +85,7 @@ def _deadline_clock(app: web.Application) -> DeadlineClock:
 
 
 def _outbox_relay(app: web.Application) -> OutboxRelay:
-    return OutboxRelay(app[POOL], RelayConfig())
+    return OutboxRelay(app[POOL], RelayConfig(), box=app[SECRETS])
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -92,6 +94,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[SECRETS] = SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else None)
     calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
     app[SERVICES] = Services(deadlines=Deadlines(calendar))
     app.cleanup_ctx.append(_postgres)
