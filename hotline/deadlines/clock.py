@@ -100,7 +100,7 @@ class DeadlineClock:
         async with self.pool.acquire() as conn, conn.transaction():
             timers = await conn.fetch(
                 """SELECT t.assignment_id, t.clock, t.kind, t.generation, t.fire_at, t.due_at,
-                          a.order_id, a.unit_id, a.status AS assignment_status
+                          a.order_id, a.unit_id, a.role, a.status AS assignment_status
                    FROM deadline_timers t
                    JOIN assignments a ON a.id = t.assignment_id
                    JOIN work_orders o ON o.id = t.order_id
@@ -159,7 +159,7 @@ class DeadlineClock:
             audit.append((order["id"], t["assignment_id"], f"deadline_{t['kind']}", order["status"], detail))
             if t["unit_id"] in hooked:
                 topic = TOPICS[t["kind"]]
-                payload = push_payload(order, t["assignment_id"], topic) | detail
+                payload = push_payload(order, t["assignment_id"], topic, t["role"]) | detail
                 outbox.append((topic, order["id"], t["unit_id"], payload))
         await conn.execute(
             """INSERT INTO audit_events (order_id, assignment_id, action, from_status, to_status, payload)
