@@ -113,6 +113,11 @@ async def _build(pool: asyncpg.Pool, redis: aioredis.Redis) -> World:
             await do("zjj", oid, Action.SIGN)
             await do("zjj", oid, Action.NOTE, note="协办意见已提交")
             await do("agent1001", oid, Action.REMIND, note="请尽快处理")
+        # An event written before creates stopped copying the caller (the whole body, identity included).
+        await pool.execute(
+            "INSERT INTO audit_events (order_id, action, payload) VALUES ($1, 'create', $2)",
+            oid, {"caller_number": fields["caller_number"], "caller_name": fields["caller_name"], "kind": "complaint"},
+        )  # fmt: skip
         orders[name] = dict(await pool.fetchrow("SELECT * FROM work_orders WHERE id = $1", oid))
     assignments = await pool.fetch("SELECT * FROM assignments ORDER BY id")
     return World(orders, list(assignments), call_id, unit_of)
