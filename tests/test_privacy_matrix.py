@@ -21,8 +21,8 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-from adapters.webhook.callbacks import OPERATIONS
 from hotline import bus, users
+from hotline.agency.callbacks import OPERATIONS
 from hotline.api.app import create_app
 from hotline.config import Settings
 from hotline.orders import actions

@@ -10,8 +10,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from adapters.webhook import keystore
 from hotline import secretbox
+from hotline.agency import keystore
 from hotline.cli import main
 from hotline.config import ConfigError
 from tests.api_helpers import Client, running_server

@@ -28,9 +28,10 @@ import aiohttp
 import asyncpg
 from yarl import URL
 
-from adapters.webhook import idempotency, signing
+from adapters.webhook import signing
 from adapters.webhook.config import RelayConfig
-from adapters.webhook.keystore import CLEAR
+from hotline.agency import idempotency
+from hotline.agency.keystore import CLEAR
 from hotline.secretbox import SecretBox
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,9 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from adapters.webhook import keystore, signing
+from adapters.webhook import signing
 from hotline import bus
+from hotline.agency import keystore
 from hotline.api.body import json_response, path_id
 from hotline.api.keys import POOL, REDIS, SECRETS
 from hotline.api.middleware import ADMINS, require_role

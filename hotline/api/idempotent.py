@@ -19,8 +19,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from adapters.webhook import idempotency
-from adapters.webhook.errors import IdempotencyKeyReused
+from hotline.agency import idempotency
+from hotline.agency.errors import IdempotencyKeyReused
 from hotline.api.body import json_response
 from hotline.api.keys import POOL
 from hotline.api.middleware import principal
