@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from adapters.ami.adapter import AmiAdapter
@@ -16,8 +15,9 @@ from adapters.ami.config import parse_nodes
 from adapters.webhook.config import RelayConfig
 from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
-from hotline import db
+from hotline import bus, db, secretbox
 from hotline.api import (
+    access,
     agency_auth,
     assist,
     calls,
@@ -33,16 +33,17 @@ from hotline.api import (
     session,
     units,
 )
-from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
+from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
-from hotline.config import Settings
+from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
 from hotline.hotspots.watch import HotspotRules, HotspotWatch
 from hotline.orders.actions import Services
+from hotline.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
     pool = await db.create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     async with pool.acquire() as conn:
         applied = await db.migrate(conn)
+        await secretbox.check_startup(conn, app[SECRETS])
     if applied:
         log.info("migrations applied at start", extra={"migrations": applied})
     app[POOL] = pool
@@ -70,7 +72,7 @@ async def _router(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.redis_url
-    client = aioredis.from_url(settings.redis_url, decode_responses=True)
+    client = bus.connect(settings.redis_url, instance_name(settings))
     app[REDIS] = client
     app[SERVICES].redis = client
     yield
@@ -87,7 +89,7 @@ def _deadline_clock(app: web.Application) -> DeadlineClock:
 
 
 def _outbox_relay(app: web.Application) -> OutboxRelay:
-    return OutboxRelay(app[POOL], RelayConfig())
+    return OutboxRelay(app[POOL], RelayConfig(), box=app[SECRETS])
 
 
 def _hotspot_watch(app: web.Application) -> HotspotWatch:
@@ -100,9 +102,12 @@ def _hotspot_watch(app: web.Application) -> HotspotWatch:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[metrics, errors, authenticate, access.record_access], client_max_size=2 * 1024 * 1024
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[SECRETS] = SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else None)
     calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
     app[SERVICES] = Services(deadlines=Deadlines(calendar))
     app.cleanup_ctx.append(_postgres)
@@ -125,5 +130,6 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(figures.routes)
     app.add_routes(kb.routes)
     app.add_routes(assist.routes)
+    app.add_routes(access.routes)
     desktop.setup(app)
     return app
