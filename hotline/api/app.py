@@ -35,6 +35,7 @@ from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
+from hotline.calendar_years import CalendarWatch
 from hotline.config import Settings
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_redis)
     add_worker(app, "ami", _ami_adapter)
     add_worker(app, "clock", _deadline_clock)
+    add_worker(app, "clock", lambda app: CalendarWatch(app[POOL], app[SERVICES].deadlines))
     add_worker(app, "outbox", _outbox_relay)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
