@@ -24,6 +24,7 @@ from hotline.auth import Principal
 from hotline.deadlines.service import Deadlines
 from hotline.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, StaleVersion
 from hotline.orders import models as m
+from hotline.orders import place
 from hotline.orders.states import IN_PROGRESS, RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
 
@@ -48,6 +49,7 @@ PAYLOADS: dict[Action, type[m.ActionBody]] = {
     Action.MERGE: m.Merge,
     Action.SUSPEND: m.Suspend,
     Action.RESUME: m.OptionalNote,
+    Action.SET_DIVISION: m.SetDivision,
 }
 
 # Actions an assisting unit (协办) may take on its own assignment; they never move the order.
@@ -107,28 +109,35 @@ async def create_order(
     """Take in an order (受理); ``call_id`` links the call record it was taken on."""
     if not principal.is_centre:
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
+    # The time of intake comes from the services' clock, as every action's does (not the server's now()).
+    now = services.clock()
     async with pool.acquire() as conn, conn.transaction():
         day, seq = await conn.fetchrow(
             """INSERT INTO order_number_counters (day, last)
-               VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
+               VALUES (($1::timestamptz AT TIME ZONE 'Asia/Shanghai')::date, 1)
                ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
-               RETURNING day, last"""
+               RETURNING day, last""",
+            now,
         )
         number = f"{day:%Y%m%d}-{seq:06d}"
         try:
             order = await conn.fetchrow(
                 """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
                        urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                       status, created_by, call_id)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16)
+                       status, created_by, call_id, created_at, updated_at)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16,$17,$17)
                    RETURNING *""",
                 number, data.kind, data.category_code, data.title, data.content, data.address,
                 data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-                data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id,
+                data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id, now,
             )  # fmt: skip
         except asyncpg.ForeignKeyViolationError as exc:
             raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
-        await _audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, data.model_dump())
+        located = await place.at_intake(conn, services.router, data)
+        if located is not None:
+            order = await place.record(conn, order["id"], located)
+        audit = data.model_dump() | {"place": located.as_dict() if located else None}
+        await _audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, audit)
     log.info("order created", extra={"order_id": order["id"], "order_number": number, "user_id": principal.user_id})
     await bus.publish(services.redis, "orders", _live(order, "create"))
     return order_view(order, principal)
@@ -346,7 +355,7 @@ async def suggest(
     if services.router is None:
         return None, None
     await services.router.refresh(conn)
-    decision = services.router.route(order)
+    decision = services.router.route(place.route_request(order))
     if not decision.routed:
         return decision, None
     return decision, decision.via_unit_id if decision.level == "street" else decision.unit_id
@@ -381,6 +390,7 @@ async def _dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         "override_reason": p.override_reason if overridden else None,
         "note": p.note,
     }
+    change.order_updates.update(place.after_routing(change.order, decision))
     lead = await _new_assignment(conn, change, unit, "lead", None, None, route_note)
     change.assignment_id = lead["id"]
     assists = []
@@ -415,6 +425,7 @@ async def _redispatch(conn, change: Change, hub_assignment, p: m.Redispatch) -> 
         "UPDATE assignments SET status = 'redispatched', version = version + 1, updated_at = now() WHERE id = $1",
         hub_assignment["id"],
     )
+    change.order_updates.update(place.handed_down(change.order, unit))
     child = await _new_assignment(conn, change, unit, "lead", hub_assignment["id"], hub["id"], {"note": p.note})
     change.assignment_id = child["id"]
     change.audit = {**_plain(p), "parent_assignment_id": hub_assignment["id"], "assignment_id": child["id"]}
@@ -654,6 +665,7 @@ HANDLERS: dict[Action, Callable[..., Awaitable[None]]] = {
     Action.MERGE: _merge,
     Action.SUSPEND: _suspend,
     Action.RESUME: _resume,
+    Action.SET_DIVISION: place.set_division,
 }
 
 
