@@ -127,7 +127,11 @@ def test_import_loads_a_year_idempotently(env: str, tmp_path: Path, capsys: pyte
     assert main(["calendar", "import", str(notice)]) == 0
     assert capsys.readouterr().out.strip() == "3 days for 2031: 0 new, 0 updated, 3 unchanged"
     loaded = _overrides(env)
-    assert loaded == [("2031-01-01", False, "元旦"), ("2031-02-07", True, "春节调休上班"), ("2031-02-08", False, "春节")]
+    assert loaded == [
+        ("2031-01-01", False, "元旦"),
+        ("2031-02-07", True, "春节调休上班"),
+        ("2031-02-08", False, "春节"),
+    ]
     # a corrected note updates its day and leaves the rest
     notice.write_text(_notice(2031).replace("春节调休上班", "春节调休（星期日）上班"), encoding="utf-8")
     assert main(["calendar", "import", str(notice)]) == 0
