@@ -24,7 +24,7 @@ from hotline.errors import InvalidInput
 from hotline.orders import models as m
 
 if TYPE_CHECKING:
-    from hotline.orders.actions import Change
+    from hotline.orders.change import Change
 
 Source = Literal["agent", "router", "redispatch", "correction"]
 # Places a person chose: routing takes them as the agent's choice.
