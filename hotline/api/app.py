@@ -38,6 +38,7 @@ from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
+from hotline.calendar_years import CalendarWatch
 from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_redis)
     add_worker(app, "ami", _ami_adapter)
     add_worker(app, "clock", _deadline_clock)
+    add_worker(app, "clock", lambda app: CalendarWatch(app[POOL], app[SERVICES].deadlines))
     add_worker(app, "outbox", _outbox_relay)
     add_worker(app, "assist", _hotspot_watch)
     app.add_routes(health.routes)

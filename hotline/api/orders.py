@@ -30,7 +30,7 @@ def new_order(request: web.Request, data: NewOrder, call_id: int | None = None) 
     p, services = principal(request), request.app[SERVICES]
 
     async def work(conn) -> idempotent.Created:
-        order = await actions.insert_order(conn, p, data, call_id)
+        order = await actions.insert_order(conn, services, p, data, call_id)
         return idempotent.Created(201, order_view(order, p), lambda: actions.order_created(services, order, p))
 
     return work
