@@ -78,3 +78,8 @@ def path_id(request: web.Request, name: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > INT64_MAX:
         raise NotFound(f"no such {name.removesuffix('_id')}", {name: raw})
     return int(raw)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """JSON for answers outside the route contracts (middleware refusals); routes use ``contract.respond``."""
+    return web.json_response(data, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False, default=str))
