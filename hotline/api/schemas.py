@@ -40,6 +40,9 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded", "down"]
     checks: dict[str, str]
+    details: dict[str, Any] | None = Field(
+        default=None, description="when up: calendar coverage of this year and the next"
+    )
 
 
 class Token(BaseModel):
