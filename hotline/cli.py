@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import-divisions", help="load a division CSV (code,name,level,parent_code)")
     imp.add_argument("file")
     imp.set_defaults(fn=cmd_import_divisions)
+    from hotline.cli_calls import add_commands as add_call_commands
+
+    add_call_commands(sub)
     return parser
 
 
