@@ -78,7 +78,9 @@ def _when(value: str | None, zone: str) -> datetime | None:
     return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(zone))
 
 
-async def _rebuild(conn: asyncpg.Connection, cel: asyncpg.Connection, node: str, start: Any, end: Any) -> tuple[int, int]:
+async def _rebuild(
+    conn: asyncpg.Connection, cel: asyncpg.Connection, node: str, start: Any, end: Any
+) -> tuple[int, int]:
     linkedids = [
         r["linkedid"]
         for r in await cel.fetch(

@@ -31,7 +31,12 @@ async def test_import_makes_one_call_per_linkedid_with_its_legs(pool: asyncpg.Po
     for fact in facts(shared_dir, "transfers"):
         cel = fact["cel"]
         call = await pool.fetchrow("SELECT * FROM calls WHERE linkedid = $1", cel["linkedid"])
-        assert (call["state"], call["outcome"], call["incomplete"], call["source"]) == ("ended", "answered", False, "cel")
+        assert (call["state"], call["outcome"], call["incomplete"], call["source"]) == (
+            "ended",
+            "answered",
+            False,
+            "cel",
+        )
         assert call["finalized_at"] == NOW
         legs = await pool.fetch(
             "SELECT * FROM call_agent_legs WHERE call_id = $1 AND answered_at IS NOT NULL ORDER BY seq", call["id"]
@@ -66,7 +71,11 @@ async def test_kpis_per_queue_and_agent_match_the_facts(seeded_pool: asyncpg.Poo
     assert got.keys() == want_queues.keys()
     for queue, want in want_queues.items():
         row = got[queue]
-        assert (row["offered"], row["answered"], row["abandoned"]) == (want["offered"], want["answered"], want["abandoned"])
+        assert (row["offered"], row["answered"], row["abandoned"]) == (
+            want["offered"],
+            want["answered"],
+            want["abandoned"],
+        )
         assert row["asa_seconds"] == pytest.approx(sum(want["holds"]) / len(want["holds"]), abs=1.0)
     users = {r["id"]: r["agent_interface"] for r in await seeded_pool.fetch("SELECT id, agent_interface FROM users")}
     agents = {}

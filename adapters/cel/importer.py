@@ -40,7 +40,9 @@ async def load_rows(cel: asyncpg.Connection, path: Path) -> tuple[int, int, list
             f" WHERE ({', '.join('i.' + c for c in _IDENTITY)}) IS DISTINCT FROM ({', '.join('c.' + c for c in _IDENTITY)})"
         )
         if clash:
-            raise CelFileError(f"{path.name}: {clash} rows reuse ids of other CEL rows already stored (another Asterisk?)")
+            raise CelFileError(
+                f"{path.name}: {clash} rows reuse ids of other CEL rows already stored (another Asterisk?)"
+            )
         new = await cel.fetchval(
             f"WITH ins AS (INSERT INTO cel (id, {', '.join(COLUMNS)}) SELECT id, {', '.join(COLUMNS)} FROM cel_import"
             " ON CONFLICT (id) DO NOTHING RETURNING 1) SELECT count(*) FROM ins"

@@ -288,7 +288,10 @@ def _call_moved_on(fold: _Fold, segment: QueueSegment, hangup_at: datetime | Non
     """A ringing leg was cancelled when the call left its segment (answered elsewhere, caller gone)."""
     if hangup_at is None:
         return True
-    moments = [segment.left_at, *(b.entered_at for c in fold.channels.values() if c.dialled_by_queue for b in c.bridges)]
+    moments = [
+        segment.left_at,
+        *(b.entered_at for c in fold.channels.values() if c.dialled_by_queue for b in c.bridges),
+    ]
     return any(abs(hangup_at - m) <= CANCEL_WINDOW for m in moments)
 
 

@@ -38,7 +38,10 @@ _CALL_COLUMNS = (
     "hangup_cause", "transfers",
 )  # fmt: skip
 # What AMI knows and CEL does not: kept from the AMI row when it is about the same agent.
-_SAME_AGENT = "(c.agent_interface = EXCLUDED.agent_interface OR left(c.agent_interface, length(EXCLUDED.agent_interface) + 1) = EXCLUDED.agent_interface || '/')"  # noqa: E501
+_SAME_AGENT = (
+    "(c.agent_interface = EXCLUDED.agent_interface"
+    " OR left(c.agent_interface, length(EXCLUDED.agent_interface) + 1) = EXCLUDED.agent_interface || '/')"
+)
 _KEPT = {
     "agent_interface": f"CASE WHEN {_SAME_AGENT} THEN c.agent_interface ELSE EXCLUDED.agent_interface END",
     "agent_name": f"CASE WHEN {_SAME_AGENT} THEN c.agent_name END",
