@@ -52,7 +52,7 @@ class CelWorker:
         self.calls_changed = 0
 
     async def step(self) -> int | None:
-        """One batch. Returns the CEL rows it moved past (0: nothing new), or None when another
+        """One batch. Returns how many CEL rows it read (0: nothing new), or None when another
         worker holds the cursor."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("INSERT INTO cel_cursors (name) VALUES ($1) ON CONFLICT DO NOTHING", self.name)
@@ -61,14 +61,16 @@ class CelWorker:
             )
             if last is None:
                 return None
-            if self._cel_pool is None:
+            if self._cel_url is None:
                 return await self._batch(conn, conn, last)
+            if self._cel_pool is None:
+                self._cel_pool = await asyncpg.create_pool(self._cel_url, min_size=1, max_size=2)
             async with self._cel_pool.acquire() as cel:
                 return await self._batch(conn, cel, last)
 
     async def _batch(self, conn: asyncpg.Connection, cel: asyncpg.Connection, last: int) -> int:
-        upto = await cel.fetchval(
-            "SELECT max(id) FROM (SELECT id FROM cel WHERE id > $1 ORDER BY id LIMIT $2) b", last, self.batch
+        upto, rows = await cel.fetchrow(
+            "SELECT max(id), count(*) FROM (SELECT id FROM cel WHERE id > $1 ORDER BY id LIMIT $2) b", last, self.batch
         )
         if upto is None:
             return 0
@@ -86,7 +88,7 @@ class CelWorker:
         if linkedids:
             log.info("CEL calls written", extra={"node": self.node, "calls": len(linkedids), "changed": changed,
                                                  "cel_id": upto})  # fmt: skip
-        return upto - last
+        return rows
 
     async def run(self) -> None:
         while True:
@@ -99,8 +101,6 @@ class CelWorker:
                 await asyncio.sleep(self.interval)
 
     async def start(self) -> None:
-        if self._cel_url is not None:
-            self._cel_pool = await asyncpg.create_pool(self._cel_url, min_size=1, max_size=2)
         self._task = asyncio.create_task(self.run(), name=f"cel-worker-{self.name}")
 
     async def stop(self) -> None:
