@@ -5,10 +5,14 @@
   read alone with ``errors='ignore'`` and drops the split character).
 - Every message is handled in its own ``try``: one bad message or one raising
   handler never closes the connection nor loses the rest of that read.
-- Actions that will not be re-sent after a reconnect (``forgetable_actions``) have
-  their futures failed with :class:`AMIConnectionLost` instead of hanging forever.
+- A header repeated in one message keeps its first value (panoramisk makes a list of them,
+  which every reader would then have to expect; UserEvent carries ``Linkedid`` twice).
+- No action is ever re-sent after a reconnect: one unanswered when the connection went has
+  its future failed with :class:`AMIConnectionLost` instead of hanging forever. panoramisk
+  re-sends all but its ``forgetable_actions``; a re-sent Originate, Redirect, Setvar,
+  BlindTransfer, Atxfer or QueuePause acts on the calls a second time, possibly minutes later.
 - ``SafeManager`` wraps every event callback (sync or async) so it never raises,
-  never re-sends ``Originate`` after a reconnect, and leaves keep-alive and
+  and leaves keep-alive and
   reconnection to :mod:`adapters.ami.session` (panoramisk's pinger never checks the
   reply, and its reconnect loop cannot be stopped or awaited).
 """
@@ -32,9 +36,17 @@ SEPARATOR = EOL + EOL
 BANNER = "Asterisk Call Manager/"
 MAX_PENDING = 1 << 20  # characters of one unfinished message; beyond that the stream is garbage
 
-# Never re-sent after a reconnect: a re-sent Originate places a second call; our own
+
+class _EveryAction:
+    """panoramisk's ``forgetable_actions``, holding every action name: none is re-sent."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+# Never re-sent after a reconnect. Whoever sent an action learns it failed and decides; our own
 # reconciliation actions are issued afresh on every login anyway.
-FORGETABLE_ACTIONS = ("ping", "login", "logoff", "originate", "coreshowchannels", "queuestatus", "challenge")
+FORGETABLE_ACTIONS = _EveryAction()
 
 
 class AMIConnectionLost(ConnectionError):
@@ -97,6 +109,9 @@ class HotlineAMIProtocol(AMIProtocol):
             return
         if message is None:
             return
+        for key, value in list(message.items()):
+            if isinstance(value, list):
+                message[key] = value[0] if value else ""
         self.messages_received += 1
         self.handle_message(message)
 
@@ -147,6 +162,9 @@ class SafeManager(Manager):
         self.authenticated = False
         self._connected = True
         self._on_lost = on_lost
+
+    def send_awaiting_actions(self, *_: Any) -> None:  # panoramisk's re-send on FullyBooted: never
+        self.awaiting_actions.clear()
 
     def ping(self) -> None:  # panoramisk's unchecked keep-alive: replaced by the session's liveness check
         return None
