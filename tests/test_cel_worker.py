@@ -4,6 +4,7 @@ safe to restart and to run twice, reading CEL from a separate database when told
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ def _parts(shared_dir: Path, tmp_path: Path, cut_at: list[int]) -> list[Path]:
     header, *lines = (asterisk_dir(shared_dir) / "transfers.cel.csv").read_text(encoding="utf-8").splitlines()
     bounds = [0, *cut_at, len(lines)]
     paths = []
-    for n, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for n, (a, b) in enumerate(itertools.pairwise(bounds)):
         path = tmp_path / f"part{n}.csv"
         path.write_text("\n".join([header, *lines[a:b]]) + "\n", encoding="utf-8")
         paths.append(path)

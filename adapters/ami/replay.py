@@ -123,6 +123,10 @@ class ReplayServer:
             self._server.close()
         for client in list(self._clients):
             client.writer.transport.abort()
+        # An aborted client's handler ends by itself; cancelling it instead makes asyncio's
+        # start_server callback log the CancelledError (Python 3.11). Only stragglers are cancelled.
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=1.0)
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)

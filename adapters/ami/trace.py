@@ -8,6 +8,7 @@ client sends the same action.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,10 @@ class TraceMessage:
     def timestamp(self) -> float | None:
         value = self.headers.get("Timestamp")
         try:
-            return float(value) if value else None
+            stamp = float(value) if value else None
         except ValueError:
             return None
+        return stamp if stamp is not None and math.isfinite(stamp) else None  # a replay may carry bad ones
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
