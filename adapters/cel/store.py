@@ -27,9 +27,11 @@ _COMPARED_TIMES = ("entered_at", "answered_at", "ended_at")
 
 # The hotline user behind an agent interface: users.agent_interface is the queue member's
 # Interface (Local/1001@agents/n); CEL knows the channel (Local/1001@agents-…;1 → Local/1001@agents).
+# queue_log names the member instead (Agent 1001): users.agent_name.
 AGENT_USER_BY_INTERFACE = (
     "(SELECT u.id FROM users u WHERE u.agent_interface = {iface}"
-    " OR left(u.agent_interface, length({iface}) + 1) = {iface} || '/' ORDER BY u.active DESC, u.id LIMIT 1)"
+    " OR left(u.agent_interface, length({iface}) + 1) = {iface} || '/' OR u.agent_name = {iface}"
+    " ORDER BY u.active DESC, u.id LIMIT 1)"
 )
 
 _CALL_COLUMNS = (
@@ -54,7 +56,7 @@ _SET = {
     "agent_user_id": "EXCLUDED.agent_user_id",
     "state": "'ended'",
     "incomplete": "false",
-    "source": "'cel'",
+    "source": "EXCLUDED.source",
 }
 
 
@@ -63,8 +65,9 @@ def _upsert_sql() -> str:
     for i, col in enumerate(_CALL_COLUMNS, start=3):
         params[col] = f"${i}::text::jsonb" if col == "transfers" else f"${i}"
     params["finalized_at"] = f"${len(params) + 1}"
+    params["source"] = f"${len(params) + 1}"
     params["agent_user_id"] = AGENT_USER_BY_INTERFACE.format(iface=params["agent_interface"])
-    params |= {"state": "'ended'", "incomplete": "false", "source": "'cel'"}
+    params |= {"state": "'ended'", "incomplete": "false"}
     return (
         f"INSERT INTO calls AS c ({', '.join(params)}) VALUES ({', '.join(params.values())})"
         " ON CONFLICT (node, linkedid) DO UPDATE SET "
@@ -124,16 +127,19 @@ def disagreements(ami: asyncpg.Record | None, call: CelCall) -> list[dict[str, A
     return out
 
 
-async def write_call(conn: asyncpg.Connection, node: str, call: CelCall, *, now: datetime) -> bool:
-    """Store one call and its legs (inside the caller's transaction). True when anything changed."""
+async def write_call(conn: asyncpg.Connection, node: str, call: CelCall, *, now: datetime, source: str = "cel") -> bool:
+    """Store one call and its legs (inside the caller's transaction). True when anything changed.
+    ``source``: ``cel``, or ``queue_log`` for calls built from a queue_log."""
     before = await conn.fetchrow(
         "SELECT * FROM calls WHERE node = $1 AND linkedid = $2 FOR UPDATE", node, call.linkedid
     )
     for diff in disagreements(before, call):
-        log.warning("AMI and CEL disagree; CEL wins", extra={"node": node, "linkedid": call.linkedid, **diff})
+        log.warning(
+            f"AMI and {source} disagree; {source} wins", extra={"node": node, "linkedid": call.linkedid, **diff}
+        )
     values = [getattr(call, col) for col in _CALL_COLUMNS]
     values[_CALL_COLUMNS.index("transfers")] = json.dumps(call.transfers, ensure_ascii=False)
-    call_id = await conn.fetchval(UPSERT_SQL, node, call.linkedid, *values, now)
+    call_id = await conn.fetchval(UPSERT_SQL, node, call.linkedid, *values, now, source)
     changed = call_id is not None
     if call_id is None:
         call_id = before["id"]
