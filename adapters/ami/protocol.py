@@ -24,6 +24,7 @@ import codecs
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
@@ -62,6 +63,38 @@ def _event_extra(message: Any) -> dict[str, Any]:
         }
     except Exception:  # a broken message must not break the log line about it
         return {}
+
+
+_HAS_BODY = ("Response: Follows", "Response: Fail")
+_QUOTED = frozenset(Message.quoted_keys)
+
+
+def parse_message(block: str) -> Message | None:
+    """One message block as panoramisk's ``Message``, except that a repeated header keeps its
+    first value. Fills the message's store directly: ``Message.from_line`` builds a dict, then a
+    second one key by key, which was a third of the adapter's time per event."""
+    lines = block.split(EOL)
+    content = ""
+    if lines[0].startswith(_HAS_BODY):
+        content = lines.pop()
+        while not content and lines:
+            content = lines.pop()
+    store: dict[str, tuple[str, Any]] = {}
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        low = key.lower()
+        if low in store:
+            continue
+        store[low] = (key, unquote(value).strip() if low in _QUOTED else value)
+    if "event" not in store and "response" not in store:
+        return None
+    store["content"] = ("content", content)
+    message = Message.__new__(Message)
+    message._store = store
+    message.manager = None
+    return message
 
 
 class HotlineAMIProtocol(AMIProtocol):
@@ -103,15 +136,12 @@ class HotlineAMIProtocol(AMIProtocol):
 
     def _handle_block(self, block: str) -> None:
         try:
-            message = Message.from_line(block)
+            message = parse_message(block)
         except Exception:
             log.exception("unparsable AMI message skipped", extra={"ami_block": block[:500]})
             return
         if message is None:
             return
-        for key, value in list(message.items()):
-            if isinstance(value, list):
-                message[key] = value[0] if value else ""
         self.messages_received += 1
         self.handle_message(message)
 
