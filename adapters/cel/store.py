@@ -83,11 +83,13 @@ UPSERT_SQL = _upsert_sql()
 _AGENT_LEG_SQL = (
     "INSERT INTO call_agent_legs (call_id, seq, queue, channel, uniqueid, interface, agent_user_id, ringing_at,"
     " answered_at, ended_at, wait_seconds, talk_seconds, ended_by) VALUES ($1, $2, $3, $4, $5, $6,"
-    f" {AGENT_USER_BY_INTERFACE.format(iface='$6')}, $7, $8, $9, $10, $11, $12) RETURNING id"
+    f" {AGENT_USER_BY_INTERFACE.format(iface='$6')}, $7, $8, $9, $10, $11, $12)"
 )
+# The answering agent leg by its seq, so both kinds of leg go in as two pipelined batches.
 _QUEUE_LEG_SQL = (
     "INSERT INTO call_queue_legs (call_id, seq, queue, channel, uniqueid, joined_at, left_at, position, outcome,"
-    " agent_leg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " agent_leg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+    " (SELECT a.id FROM call_agent_legs a WHERE a.call_id = $1 AND a.seq = $10))"
 )
 _AGENT_FIELDS = ("seq", "queue", "channel", "uniqueid", "interface", "ringing_at", "answered_at", "ended_at",
                  "wait_seconds", "talk_seconds", "ended_by")  # fmt: skip
@@ -127,12 +129,31 @@ def disagreements(ami: asyncpg.Record | None, call: CelCall) -> list[dict[str, A
     return out
 
 
-async def write_call(conn: asyncpg.Connection, node: str, call: CelCall, *, now: datetime, source: str = "cel") -> bool:
-    """Store one call and its legs (inside the caller's transaction). True when anything changed.
-    ``source``: ``cel``, or ``queue_log`` for calls built from a queue_log."""
-    before = await conn.fetchrow(
-        "SELECT * FROM calls WHERE node = $1 AND linkedid = $2 FOR UPDATE", node, call.linkedid
+async def existing_calls(conn: asyncpg.Connection, node: str, linkedids: Sequence[str]) -> dict[str, asyncpg.Record]:
+    """The stored rows of these calls, locked for the transaction (one query for a batch)."""
+    rows = await conn.fetch(
+        "SELECT * FROM calls WHERE node = $1 AND linkedid = ANY($2::text[]) ORDER BY id FOR UPDATE",
+        node,
+        list(linkedids),
     )
+    return {r["linkedid"]: r for r in rows}
+
+
+async def write_call(
+    conn: asyncpg.Connection,
+    node: str,
+    call: CelCall,
+    *,
+    now: datetime,
+    source: str = "cel",
+    before: asyncpg.Record | None = None,
+    looked_up: bool = False,
+) -> bool:
+    """Store one call and its legs (inside the caller's transaction). True when anything changed.
+    ``source``: ``cel``, or ``queue_log`` for calls built from a queue_log. ``before``: its stored
+    row when the caller already fetched it (``looked_up``; None then means there is none)."""
+    if not looked_up:
+        before = (await existing_calls(conn, node, [call.linkedid])).get(call.linkedid)
     for diff in disagreements(before, call):
         log.warning(
             f"AMI and {source} disagree; {source} wins", extra={"node": node, "linkedid": call.linkedid, **diff}
@@ -142,11 +163,27 @@ async def write_call(conn: asyncpg.Connection, node: str, call: CelCall, *, now:
     call_id = await conn.fetchval(UPSERT_SQL, node, call.linkedid, *values, now, source)
     changed = call_id is not None
     if call_id is None:
+        assert before is not None
         call_id = before["id"]
-    return await _write_legs(conn, call_id, call) or changed
+    return await _write_legs(conn, call_id, call, new=before is None) or changed
 
 
-async def _write_legs(conn: asyncpg.Connection, call_id: int, call: CelCall) -> bool:
+async def _write_legs(conn: asyncpg.Connection, call_id: int, call: CelCall, *, new: bool) -> bool:
+    if not new and await _same_legs(conn, call_id, call):
+        return False
+    if not new:
+        await conn.execute("DELETE FROM call_queue_legs WHERE call_id = $1", call_id)
+        await conn.execute("DELETE FROM call_agent_legs WHERE call_id = $1", call_id)
+    await conn.executemany(_AGENT_LEG_SQL, [(call_id, *_agent_tuple(leg)) for leg in call.agent_legs])
+    await conn.executemany(
+        _QUEUE_LEG_SQL,
+        [(call_id, s.seq, s.queue, s.channel, s.uniqueid, s.joined_at, s.left_at, None, s.outcome, s.agent_leg)
+         for s in call.queue_legs],
+    )  # fmt: skip
+    return True
+
+
+async def _same_legs(conn: asyncpg.Connection, call_id: int, call: CelCall) -> bool:
     agent_rows = await conn.fetch(
         f"SELECT {', '.join(_AGENT_FIELDS)} FROM call_agent_legs WHERE call_id = $1 ORDER BY seq", call_id
     )
@@ -155,24 +192,9 @@ async def _write_legs(conn: asyncpg.Connection, call_id: int, call: CelCall) -> 
     )
     stored_agents = [tuple(float(v) if f.endswith("_seconds") and v is not None else v for f, v in r.items())
                      for r in agent_rows]  # fmt: skip
-    if stored_agents == [_agent_tuple(a) for a in call.agent_legs] and [tuple(r.values()) for r in queue_rows] == [
+    return stored_agents == [_agent_tuple(a) for a in call.agent_legs] and [tuple(r.values()) for r in queue_rows] == [
         _queue_tuple(q) for q in call.queue_legs
-    ]:
-        return False
-    await conn.execute("DELETE FROM call_queue_legs WHERE call_id = $1", call_id)
-    await conn.execute("DELETE FROM call_agent_legs WHERE call_id = $1", call_id)
-    leg_ids: dict[int, int] = {}
-    for leg in call.agent_legs:
-        leg_ids[leg.seq] = await conn.fetchval(_AGENT_LEG_SQL, call_id, *_agent_tuple(leg))
-    await conn.executemany(
-        _QUEUE_LEG_SQL,
-        [
-            (call_id, s.seq, s.queue, s.channel, s.uniqueid, s.joined_at, s.left_at, None, s.outcome,
-             leg_ids.get(s.agent_leg) if s.agent_leg is not None else None)
-            for s in call.queue_legs
-        ],
-    )  # fmt: skip
-    return True
+    ]
 
 
 async def rebuild(
@@ -186,9 +208,12 @@ async def rebuild(
     by_linkedid: dict[str, list[Any]] = {}
     for record in records:
         by_linkedid.setdefault(record["linkedid"], []).append(from_record(record))
+    stored = await existing_calls(conn, node, linkedids)
     changed = 0
     for linkedid in linkedids:
         call = interpret(by_linkedid.get(linkedid, ()))
-        if call is not None and await write_call(conn, node, call, now=now):
+        if call is not None and await write_call(
+            conn, node, call, now=now, before=stored.get(linkedid), looked_up=True
+        ):
             changed += 1
     return changed
