@@ -12,8 +12,8 @@ distinct linkedids per round. Measured in the same run, on the same byte stream:
 - bare: panoramisk's own ``AMIProtocol.data_received`` over the bytes in 64 KiB
   reads, dispatching to a no-op (parse only; its lossy decode included);
 - guarded: our ``HotlineAMIProtocol`` the same way (incremental decoder, isolation);
-- adapter: a replay server in a separate process streams the bytes over TCP at full
-  speed; the adapter parses, interprets and upserts every call into a scratch
+- adapter: a bare AMI server in a separate process (benchmarks/ami_blast.py) writes the
+  bytes over TCP at once; the adapter parses, interprets and upserts every call into a scratch
   PostgreSQL database (created on DATABASE_URL's server, migrated, dropped after).
   Timed from start() until every event is received and every row committed.
 
@@ -97,15 +97,15 @@ def _free_port() -> int:
 
 
 def start_replay(rounds: int) -> tuple[subprocess.Popen[str], int]:
-    """The replay server in its own process, so it does not share the adapter's event loop."""
+    """A bare AMI server (benchmarks/ami_blast.py) in its own process, so it does not share the
+    adapter's event loop, writing the whole stream at once."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "adapters.ami.replay", str(TRACE), "--port", str(port), "--speed", "0",
-         "--rounds", str(rounds), "--username", "bench", "--secret", "bench"],
+        [sys.executable, str(ROOT / "benchmarks" / "ami_blast.py"), str(TRACE), str(port), str(rounds)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert server.stdout is not None
-    server.stdout.readline()  # "AMI replay of … on host:port": listening
+    server.stdout.readline()  # "listening"
     return server, port
 
 
