@@ -99,21 +99,6 @@ class OrderPage(BaseModel):
     next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
 
 
-class CallOrder(BaseModel):
-    id: int
-    number: str
-    kind: m.Kind
-    status: str
-    created_at: Timestamp
-
-
-class Call(Open):
-    id: int
-    linkedid: str
-    caller_number: str | None
-    orders: list[CallOrder]
-
-
 # ---------------------------------------------------------------- unit callback API
 
 
