@@ -39,6 +39,7 @@ from hotline.config import Settings
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
 from hotline.orders.actions import Services
+from hotline.web import console
 
 log = logging.getLogger(__name__)
 
@@ -110,4 +111,5 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(deadlines.routes)
     app.add_routes(figures.routes)
     desktop.setup(app)
+    console.setup(app)
     return app

@@ -1,7 +1,9 @@
 """The agent desktop's live channel: a WebSocket that relays the agent's bus events
 (screen-pop on an answered call, order updates) from Redis.
 
-Browsers cannot set headers on a WebSocket, so the token may come as ``?token=``.
+Browsers cannot set headers on a WebSocket: the console's page connects with its session
+cookie (same-site only, checked against ``Origin``). ``?token=`` is deprecated (a token in a
+URL ends up in logs) and kept for existing API clients; ``Authorization: Bearer`` works too.
 The first frame is ``{"type": "hello"}``, sent once the Redis subscription is live,
 so a client knows from then on it misses nothing published for it.
 """
@@ -18,6 +20,7 @@ from aiohttp import WSCloseCode, web
 from hotline import auth, bus
 from hotline.api.keys import POOL, REDIS
 from hotline.errors import Unauthenticated
+from hotline.web import session as web_session
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -28,9 +31,12 @@ PATH = "/api/desktop/ws"
 def _token(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else ""
+    if not token and (cookie := web_session.cookie_token(request)):
+        web_session.check_origin(request)
+        token = cookie
     token = token or request.query.get("token", "")
     if not token:
-        raise Unauthenticated("send Authorization: Bearer <token> or ?token=")
+        raise Unauthenticated("sign in (session cookie) or send Authorization: Bearer <token>")
     return token
 
 

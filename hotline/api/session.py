@@ -11,6 +11,7 @@ from hotline.api.body import json_response, parse
 from hotline.api.keys import POOL, SETTINGS
 from hotline.api.middleware import principal
 from hotline.orders.models import Login
+from hotline.web import session as web_session
 
 routes = web.RouteTableDef()
 
@@ -26,10 +27,14 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/auth/logout")
 async def logout(request: web.Request) -> web.Response:
+    response = web.Response(status=204)
+    if "Authorization" not in request.headers:  # the console's cookie session
+        await web_session.sign_out(request, response)
+        return response
     token = request.headers["Authorization"].partition(" ")[2].strip()
     async with request.app[POOL].acquire() as conn:
         await auth.logout(conn, token)
-    return web.Response(status=204)
+    return response
 
 
 @routes.get("/api/me")
