@@ -179,5 +179,8 @@
     children = (await api("GET", "/api/console/catalog")).units;
     document.getElementById("unit-line").textContent = `${me.name}${me.kind === "hub" ? "（分中心，可转派、审核下级回复和延期申请）" : ""}`;
     await loadPage(true);
+    // /inbox#assignment-<id> opens one assignment (links from elsewhere; the API decides if it is ours).
+    const linked = /^#assignment-(\d+)$/.exec(location.hash);
+    if (linked) await open(Number(linked[1]));
   });
 })();
