@@ -59,7 +59,11 @@ async def test_sign_in_sets_an_httponly_samesite_cookie_and_lands_on_the_roles_p
 
 @pytest.mark.parametrize(
     ("username", "page", "heading"),
-    [("agent1001", "/desk", "话务员工作台"), ("gulou", "/inbox", "承办单位工作台"), ("supervisor", "/supervisor", "监督与统计")],
+    [
+        ("agent1001", "/desk", "话务员工作台"),
+        ("gulou", "/inbox", "承办单位工作台"),
+        ("supervisor", "/supervisor", "监督与统计"),
+    ],
 )
 async def test_each_role_lands_on_its_page(base: str, username: str, page: str, heading: str) -> None:
     async with jar_session() as session:

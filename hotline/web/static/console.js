@@ -84,7 +84,7 @@ const hc = (() => {
       else if (key === "checked") el.checked = Boolean(value);
       else el.setAttribute(key, value === true ? "" : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       el.append(child instanceof Node ? child : String(child));
     }
@@ -93,7 +93,7 @@ const hc = (() => {
 
   function fill(target, ...children) {
     const el = typeof target === "string" ? document.getElementById(target) : target;
-    el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+    el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
     return el;
   }
 
