@@ -189,6 +189,7 @@ const hc = (() => {
       events.length ? [h("h3", {}, "办理记录"), h("ol", { class: "events" }, events)] : null);
   }
 
+  // Pages set body[data-ready] once their first data is in (the benchmark waits for it).
   document.getElementById("logout-form")?.addEventListener("submit", () => {
     window.dispatchEvent(new Event("hc:signout"));
   });

@@ -257,6 +257,6 @@
     catalog = await api("GET", "/api/console/catalog");
     renderTree("");
     await loadVisits();
-  });
+  }).finally(() => { document.body.dataset.ready = "1"; });
   connect();
 })();

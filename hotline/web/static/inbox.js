@@ -99,8 +99,8 @@
           h("dt", {}, "内容"), h("dd", {}, o.content),
           h("dt", {}, "地址"), h("dd", {}, o.address || "—"),
           h("dt", {}, "诉求人"), h("dd", { id: "detail-caller" }, o.anonymous ? "匿名" : `${o.caller_name || "—"} ${o.caller_number || ""}`),
-          h("dt", {}, "签收时限"), h("dd", {}, countdown(a.sign_due_at, a.dispatched_at), " ", time(a.sign_due_at)),
-          h("dt", {}, "回复时限"), h("dd", {}, countdown(a.reply_due_at, a.dispatched_at), " ", time(a.reply_due_at)),
+          h("dt", {}, "签收时限"), h("dd", {}, a.status === "dispatched" ? countdown(a.sign_due_at, a.dispatched_at) : `签收于 ${time(a.signed_at)}`, " · 期限 ", time(a.sign_due_at)),
+          h("dt", {}, "回复时限"), h("dd", {}, ["dispatched", "signed"].includes(a.status) ? countdown(a.reply_due_at, a.dispatched_at) : `回复于 ${time(a.replied_at)}`, " · 期限 ", time(a.reply_due_at)),
           a.reply_text ? [h("dt", {}, "回复"), h("dd", {}, `${label("result", a.reply_result)}：${a.reply_text}`)] : null,
           a.extension_status ? [h("dt", {}, "延期"), h("dd", {}, `${a.extension_days} 天 · ${a.extension_status === "requested" ? "待审批" : a.extension_status === "approved" ? "已批准" : "未批准"} · ${a.extension_reason || ""}`)] : null),
         sections,
@@ -182,5 +182,5 @@
     // /inbox#assignment-<id> opens one assignment (links from elsewhere; the API decides if it is ours).
     const linked = /^#assignment-(\d+)$/.exec(location.hash);
     if (linked) await open(Number(linked[1]));
-  });
+  }).finally(() => { document.body.dataset.ready = "1"; });
 })();

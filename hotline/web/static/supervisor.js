@@ -90,8 +90,8 @@
     const data = await api("GET", `/api/figures/calls?${q}`);
     const rows = data.rows;
     chart("calls-chart").setOption({
-      grid: { left: 40, right: 40, top: 32, bottom: 32 },
-      legend: { data: ["接通", "放弃", "接通率"] },
+      grid: { left: 40, right: 48, top: 36, bottom: 28 },
+      legend: { top: 0, data: ["接通", "放弃", "接通率"] },
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: rows.map((r) => r.name.slice(0, 2)) },
       yAxis: [{ type: "value", minInterval: 1 }, { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }],
@@ -151,5 +151,6 @@
   document.getElementById("trend-metric").addEventListener("change", () => run(null, loadTrend));
   document.getElementById("dead-refresh").addEventListener("click", (e) => run(e.currentTarget, loadDead));
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
-  run(null, () => Promise.all([loadFigures(), loadTrend(), loadCalls(), loadDeadlines(), loadDead()]));
+  run(null, () => Promise.all([loadFigures(), loadTrend(), loadCalls(), loadDeadlines(), loadDead()]))
+    .finally(() => { document.body.dataset.ready = "1"; });
 })();
