@@ -117,7 +117,7 @@ async def main(shots: Path | None) -> dict:
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM)
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--lang=zh-CN"])
             context = await browser.new_context()
             page = await context.new_page()
             await page.goto(f"{base}/login")  # warm-up

@@ -210,3 +210,37 @@ async def test_a_server_error_is_shown_in_words(
         await flash.wait_for()
         assert "internal error; it has been logged" in await flash.inner_text()
         assert "HTTP 500" in await flash.inner_text()
+
+
+async def test_keyboard_sign_in_and_pages_fit_a_1366_by_768_screen(
+    browser: playwright_api.Browser, seeded_database_url: str, redis_url: str
+) -> None:
+    async with running_server(seeded_database_url, redis_url) as base:
+        context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        page = await context.new_page()
+        await page.goto(f"{base}/login")
+        await page.keyboard.type("supervisor")  # the username field has the focus
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(DEMO_PASSWORD)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("body[data-ready]")
+        assert await page.locator("h1").inner_text() == "监督与统计"
+        for path in ("/supervisor", "/desk"):
+            await page.goto(base + path)
+            await page.wait_for_selector("body[data-ready]")
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 1366, path
+        # The deadline colours, from the browser's own clock: amber from 80 % of the time used, red after.
+        states = await page.evaluate(
+            """() => {
+                 const at = (minutes) => new Date(Date.now() + minutes * 60000).toISOString();
+                 return [hc.countdown(at(60), at(-10)), hc.countdown(at(10), at(-60)), hc.countdown(at(-5), at(-60))]
+                   .map((el) => [el.dataset.state, el.textContent]);
+               }"""
+        )
+        assert [s for s, _ in states] == ["ok", "warning", "overdue"]
+        assert states[0][1].startswith("剩余") and states[2][1].startswith("已超时")
+        # Sign-out ends the live feed and the session.
+        await page.get_by_role("button", name="退出").click()
+        await page.wait_for_url("**/login?signed_out=1")
+        await page.goto(f"{base}/desk")
+        assert page.url.endswith("/login")
