@@ -114,8 +114,6 @@ async def main(shots: Path | None) -> dict:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        if shots is not None:
-            shots.mkdir(parents=True, exist_ok=True)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--lang=zh-CN"])
             context = await browser.new_context()
@@ -152,6 +150,8 @@ if __name__ == "__main__":
     parser.add_argument("--screenshots", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("HOTLINE_LOG_LEVEL", "WARNING")
+    if args.screenshots is not None:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
     result = asyncio.run(main(args.screenshots))
     for p in result["pages"]:
         print(f"{p['page']:<12} {p['seconds']:.3f} s")
