@@ -38,6 +38,7 @@ async def browser() -> AsyncIterator[playwright_api.Browser]:
 
 async def signed_in(browser: playwright_api.Browser, base: str, username: str) -> playwright_api.Page:
     context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context.set_default_timeout(40_000)  # a loaded CI machine; a passing run takes a fraction of it
     page = await context.new_page()
     await page.goto(f"{base}/login")
     await page.get_by_label("用户名").fill(username)
