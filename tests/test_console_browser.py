@@ -215,8 +215,10 @@ async def test_keyboard_sign_in_and_pages_fit_a_1366_by_768_screen(
 ) -> None:
     async with running_server(seeded_database_url, redis_url) as base:
         context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        context.set_default_timeout(40_000)
         page = await context.new_page()
         await page.goto(f"{base}/login")
+        await page.wait_for_function("() => document.activeElement && document.activeElement.id === 'username'")
         await page.keyboard.type("supervisor")  # the username field has the focus
         await page.keyboard.press("Tab")
         await page.keyboard.type(DEMO_PASSWORD)

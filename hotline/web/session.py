@@ -17,6 +17,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from hotline import auth
+from hotline.api import session as api_session
 from hotline.api.keys import POOL, SETTINGS
 from hotline.errors import ApiError, Forbidden
 
@@ -67,9 +68,9 @@ async def principal_from_cookie(request: web.Request) -> auth.Principal | None:
 
 
 async def sign_in(request: web.Request, response: web.StreamResponse, username: str, password: str) -> None:
+    """The API's throttled login; the token goes into the cookie instead of the page."""
     ttl = timedelta(hours=request.app[SETTINGS].token_ttl_hours)
-    async with request.app[POOL].acquire() as conn:
-        token, _ = await auth.login(conn, username, password, ttl)
+    token, _ = await api_session.throttled_login(request, username, password)
     response.set_cookie(
         COOKIE,
         token,
@@ -84,8 +85,7 @@ async def sign_in(request: web.Request, response: web.StreamResponse, username: 
 async def sign_out(request: web.Request, response: web.StreamResponse) -> None:
     token = cookie_token(request)
     if token is not None:
-        async with request.app[POOL].acquire() as conn:
-            await auth.logout(conn, token)
+        await api_session.end_session(request, token)
     response.del_cookie(COOKIE, path="/")
 
 
