@@ -5,6 +5,7 @@ unit reaching for another unit's order, an expired session, a server error."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -30,10 +31,20 @@ WAIT = 20_000  # ms: the inbox polls every 10 s
 
 @pytest.fixture
 async def browser() -> AsyncIterator[playwright_api.Browser]:
-    async with playwright_api.async_playwright() as p:
+    # Neither Playwright's driver nor Chromium starts under libfaketime (CI runs the suite again with
+    # the clock moved): they keep the real clock; the server under test keeps the moved one.
+    preload = os.environ.pop("LD_PRELOAD", None)
+    try:
+        p = await playwright_api.async_playwright().start()
+    finally:
+        if preload is not None:
+            os.environ["LD_PRELOAD"] = preload
+    try:
         b = await p.chromium.launch(executable_path=CHROMIUM)
         yield b
         await b.close()
+    finally:
+        await p.stop()
 
 
 async def signed_in(browser: playwright_api.Browser, base: str, username: str) -> playwright_api.Page:
