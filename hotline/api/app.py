@@ -46,6 +46,7 @@ from hotline.deadlines.service import Deadlines
 from hotline.hotspots.watch import HotspotRules, HotspotWatch
 from hotline.orders.actions import Services
 from hotline.secretbox import SecretBox
+from hotline.web import console
 
 log = logging.getLogger(__name__)
 
@@ -142,4 +143,5 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(assist.routes)
     app.add_routes(access.routes)
     desktop.setup(app)
+    console.setup(app)
     return app

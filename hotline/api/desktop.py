@@ -9,7 +9,9 @@ when the account is disabled, and when the token expires. If the Redis connectio
 lost, the socket closes with 1012 (service restart) so the desktop reconnects and knows
 it may have missed events, rather than sit silent.
 
-Browsers cannot set headers on a WebSocket, so the token may come as ``?token=``.
+Browsers cannot set headers on a WebSocket: the console's page connects with its session
+cookie (same-site only, checked against ``Origin``). ``?token=`` is deprecated (a token in a
+URL ends up in logs) and kept for existing API clients; ``Authorization: Bearer`` works too.
 The first frame is ``{"type": "hello"}``, sent once the Redis subscription is live,
 so a client knows from then on it misses nothing published for it.
 """
@@ -30,6 +32,7 @@ from hotline import auth, bus
 from hotline.api.contract import operation
 from hotline.api.keys import POOL, REDIS
 from hotline.errors import Forbidden, Unauthenticated
+from hotline.web import session as web_session
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -47,9 +50,12 @@ class DesktopQuery(BaseModel):
 def _token(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else ""
+    if not token and (cookie := web_session.cookie_token(request)):
+        web_session.check_origin(request)
+        token = cookie
     token = token or request.query.get("token", "")
     if not token:
-        raise Unauthenticated("send Authorization: Bearer <token> or ?token=")
+        raise Unauthenticated("sign in (session cookie) or send Authorization: Bearer <token>")
     return token
 
 

@@ -1,4 +1,5 @@
-"""Request middlewares: errors as JSON, printable parameters, bearer-token authentication, metrics."""
+"""Request middlewares: errors as JSON, printable parameters, authentication (bearer token, signed
+callback or the console's session cookie), metrics."""
 
 from __future__ import annotations
 
@@ -91,6 +92,14 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if "Authorization" not in request.headers and agency_auth.is_signed(request):
         request[PRINCIPAL] = await agency_auth.verify(request)
         return await handler(request)
+    if "Authorization" not in request.headers:
+        # The console's cookie session (with its CSRF check); imported here for the same reason.
+        from hotline.web import session
+
+        cookie_principal = await session.principal_from_cookie(request)
+        if cookie_principal is not None:
+            request[PRINCIPAL] = cookie_principal
+            return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

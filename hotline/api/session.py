@@ -1,8 +1,10 @@
-"""Log in (throttled), log out, who am I."""
+"""Log in (throttled), log out, who am I. The console's sign-in form and sign-out use the
+same ``throttled_login`` and ``end_session``, so a browser gets the same throttle and its
+live feed closes the same way."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -26,41 +28,56 @@ def _throttle(request: web.Request) -> LoginThrottle:
     return LoginThrottle(request.app[REDIS], limits)
 
 
-@routes.post("/api/auth/login")
-@operation("Log in: a bearer token", "session", response=s.Token, body=Login, public=True)
-async def login(request: web.Request) -> web.Response:
-    body = await parse(request, Login)
+async def throttled_login(request: web.Request, username: str, password: str) -> tuple[str, datetime]:
+    """A new token for the user, unless the throttle refuses (429) or the password is wrong (401)."""
     address = request.remote or "unknown"
     throttle = _throttle(request)
     ttl = timedelta(hours=request.app[SETTINGS].token_ttl_hours)
     async with request.app[POOL].acquire() as conn:
         try:
-            await throttle.check(body.username, address)
+            await throttle.check(username, address)
         except TooManyRequests as exc:
-            await users.record(conn, "login_throttled", body.username, address=address, details=exc.details)
+            await users.record(conn, "login_throttled", username, address=address, details=exc.details)
             raise
         try:
-            token, expires_at = await auth.login(conn, body.username, body.password, ttl)
+            token, expires_at = await auth.login(conn, username, password, ttl)
         except Unauthenticated:
-            failure = await throttle.failed(body.username, address)
-            await users.record(conn, "login_failed", body.username, address=address,
+            failure = await throttle.failed(username, address)
+            await users.record(conn, "login_failed", username, address=address,
                                details={"in_window": failure.in_window, "streak": failure.streak})  # fmt: skip
-            if failure.lock and await users.lock(conn, body.username, failure.streak, address):
-                await throttle.reset_streak(body.username)  # the lock itself is the state now
+            if failure.lock and await users.lock(conn, username, failure.streak, address):
+                await throttle.reset_streak(username)  # the lock itself is the state now
             raise
-    await throttle.reset_streak(body.username)
+    await throttle.reset_streak(username)
+    return token, expires_at
+
+
+async def end_session(request: web.Request, token: str) -> None:
+    async with request.app[POOL].acquire() as conn:
+        await auth.logout(conn, token)
+    # Sockets opened with this token close now (and on their next check, should this be lost).
+    await bus.publish(request.app[REDIS], "sessions", {"type": "logout", "token_id": auth.token_id(token)})
+
+
+@routes.post("/api/auth/login")
+@operation("Log in: a bearer token", "session", response=s.Token, body=Login, public=True)
+async def login(request: web.Request) -> web.Response:
+    body = await parse(request, Login)
+    token, expires_at = await throttled_login(request, body.username, body.password)
     return respond(request, {"token": token, "token_type": "Bearer", "expires_at": expires_at})
 
 
 @routes.post("/api/auth/logout")
 @operation("Log out: the token stops working", "session", status=204)
 async def logout(request: web.Request) -> web.Response:
-    token = request.headers["Authorization"].partition(" ")[2].strip()
-    async with request.app[POOL].acquire() as conn:
-        await auth.logout(conn, token)
-    # Sockets opened with this token close now (and on their next check, should this be lost).
-    await bus.publish(request.app[REDIS], "sessions", {"type": "logout", "token_id": auth.token_id(token)})
-    return web.Response(status=204)
+    response = web.Response(status=204)
+    if "Authorization" not in request.headers:  # the console's cookie session (CSRF-checked by the middleware)
+        from hotline.web import session as web_session  # imported here: it imports this module
+
+        await web_session.sign_out(request, response)
+        return response
+    await end_session(request, request.headers["Authorization"].partition(" ")[2].strip())
+    return response
 
 
 @routes.get("/api/me")
