@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 log = logging.getLogger(__name__)
 H = TypeVar("H", bound=Callable[..., Any])
 ATTRIBUTE = "__contract__"
+PAGE = "__browser_page__"
 ERRORS = (400, 401, 403, 404, 409, 413, 422, 503)
 
 
@@ -66,6 +67,17 @@ def operation(summary: str, tag: str, **kwargs: Any) -> Callable[[H], H]:
         return handler
 
     return attach
+
+
+def browser_page(handler: H) -> H:
+    """Mark a handler that answers HTML to a browser (the console): not part of the JSON API's
+    document, and not fuzzed against it."""
+    setattr(handler, PAGE, True)
+    return handler
+
+
+def is_browser_page(handler: Any) -> bool:
+    return getattr(handler, PAGE, False)
 
 
 def contract_of(handler: Any) -> Contract | None:

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from hotline.api.contract import Contract, contract_of, operation
+from hotline.api.contract import Contract, contract_of, is_browser_page, operation
 from hotline.api.pushes import PUSHES, topic_of
 from hotline.api.schemas import ErrorBody
 from hotline.bounds import INT64_MAX
@@ -59,6 +59,9 @@ def documented_routes(app: web.Application) -> Iterator[tuple[str, str, Contract
     """(method, path, contract) of every route a client can call (HEAD comes with GET)."""
     for route in app.router.routes():
         if route.method == "HEAD" or route.resource is None:
+            continue
+        # The console's pages and files are for browsers, not API clients.
+        if isinstance(route.resource, web.StaticResource) or is_browser_page(route.handler):
             continue
         yield route.method, normalize(route.resource.canonical), contract_of(route.handler)
 

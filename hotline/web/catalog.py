@@ -5,15 +5,39 @@ list of every agency with its webhook address."""
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from hotline.api.body import json_response
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL
 from hotline.api.middleware import principal
 
 routes = web.RouteTableDef()
 
 
+class CatalogCategory(BaseModel):
+    code: str
+    name: str
+    parent_code: str | None
+    depth: int
+
+
+class CatalogUnit(BaseModel):
+    id: int
+    code: str
+    name: str
+    level: str
+    kind: str
+    parent_id: int | None
+
+
+class Catalog(BaseModel):
+    categories: list[CatalogCategory]
+    units: list[CatalogUnit]
+
+
 @routes.get("/api/console/catalog")
+@operation("What the console's forms pick from: categories and the units this user may send to", "console",
+           response=Catalog)  # fmt: skip
 async def catalog(request: web.Request) -> web.Response:
     p = principal(request)
     async with request.app[POOL].acquire() as conn:
@@ -29,4 +53,4 @@ async def catalog(request: web.Request) -> web.Response:
                 "SELECT id, code, name, level, kind, parent_id FROM units WHERE active AND parent_id = $1 ORDER BY id",
                 p.unit_id,
             )
-    return json_response({"categories": [dict(c) for c in categories], "units": [dict(u) for u in units]})
+    return respond(request, {"categories": [dict(c) for c in categories], "units": [dict(u) for u in units]})

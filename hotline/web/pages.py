@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from hotline.api.contract import browser_page
 from hotline.api.keys import POOL
 from hotline.auth import Principal
 from hotline.errors import ApiError
@@ -34,6 +35,7 @@ def _to_login(request: web.Request, reason: str | None = None) -> web.HTTPSeeOth
 
 
 @routes.get("/")
+@browser_page
 async def home(request: web.Request) -> web.StreamResponse:
     signed_in = await session.current(request)
     if signed_in is None:
@@ -42,6 +44,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/login")
+@browser_page
 async def login_page(request: web.Request) -> web.StreamResponse:
     notice = "会话已过期，请重新登录。" if "expired" in request.query else ""
     notice = "已退出登录。" if "signed_out" in request.query else notice
@@ -49,6 +52,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/login")
+@browser_page
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
@@ -66,6 +70,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/logout")
+@browser_page
 async def logout(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     token = session.cookie_token(request)
@@ -87,6 +92,7 @@ async def _context(request: web.Request, p: Principal, csrf: str, title: str) ->
 def _page(path: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     template, title, roles = PAGES[path]
 
+    @browser_page
     async def handler(request: web.Request) -> web.StreamResponse:
         signed_in = await session.current(request)
         if signed_in is None:
