@@ -26,11 +26,13 @@ import asyncpg
 
 from dispatch.aliases import list_aliases
 from dispatch.divisions import Division, load_divisions, significant_prefix
-from dispatch.forms import Alias
+from dispatch.forms import Alias, Veto
+from dispatch.places import Place, load_places
 from dispatch.resolver import Resolution, Resolver
 from dispatch.ruleindex import RuleIndex
 from dispatch.rules import Rule, list_rules
 from dispatch.units import Unit, list_units
+from dispatch.vetoes import list_vetoes
 
 Outcome = Literal["rule", "centre", "none"]
 REVIEW_BELOW = 0.8  # a decision less sure than this of the place should be checked by the agent
@@ -132,6 +134,8 @@ def build_snapshot(
     units: Iterable[Unit],
     categories: Mapping[str, str],
     generation: int = 0,
+    places: Iterable[Place] = (),
+    vetoes: Iterable[Veto] = (),
 ) -> Snapshot:
     """Pure: everything routing needs, compiled once."""
     divs = list(divisions)
@@ -140,7 +144,7 @@ def build_snapshot(
     prefix_names = {significant_prefix(d.code): d.name for d in divs}
     return Snapshot(
         generation=generation,
-        resolver=Resolver(divs, aliases),
+        resolver=Resolver(divs, aliases, places=places, vetoes=vetoes),
         rules=RuleIndex(rules),
         units=unit_map,
         categories=dict(categories),
@@ -162,14 +166,16 @@ async def load_snapshot(conn: asyncpg.Connection) -> Snapshot:
             await list_rules(conn),
             await list_units(conn),
             categories,
+            await load_places(conn),
+            await list_vetoes(conn),
         )
 
     if conn.is_in_transaction():
-        generation, divisions, aliases, rules, units, categories = await read()
+        generation, divisions, aliases, rules, units, categories, places, vetoes = await read()
     else:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            generation, divisions, aliases, rules, units, categories = await read()
-    return build_snapshot(divisions, aliases, rules, units, categories, generation)
+            generation, divisions, aliases, rules, units, categories, places, vetoes = await read()
+    return build_snapshot(divisions, aliases, rules, units, categories, generation, places, vetoes)
 
 
 def decide(snap: Snapshot, order: RouteRequest | Mapping[str, Any] | Any) -> Decision:
