@@ -133,7 +133,11 @@ class Resolver:
         forms = {t: fs for t, fs in forms.items() if all(f.code in self.divisions for f in fs)}
         self.form_count = sum(len(fs) for fs in forms.values())
         self._fold = fold_table(forms)
-        self._everyday = everyday_words(t for t, fs in forms.items() if fs[0].kind == "short")
+        shorts = [(t, fs) for t, fs in forms.items() if fs[0].kind == "short"]
+        self._everyday = everyday_words(
+            (t for t, fs in shorts if any(self.divisions[f.code].level == "street" for f in fs)),
+            (t for t, fs in shorts if all(self.divisions[f.code].level != "street" for f in fs)),
+        )
         self._automaton: ahocorasick.Automaton | None = None
         if forms:
             automaton = ahocorasick.Automaton()

@@ -14,11 +14,13 @@ from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
-# Frequencies in jieba's dict.txt: 胜利 8904, 幸福 3342, 运河 1170, 留下 5578 (v) ... while place
-# names used as short forms sit far lower (犀浦 absent, 良渚 52 ns). A place name (ns) counts as
-# everyday only when it is very common as a word (江南 4986, 太平 1113).
-EVERYDAY_FREQ = 50
-EVERYDAY_PLACE_FREQ = 1000
+# Frequencies in jieba's dict.txt: 胜利 8904, 幸福 3342, 运河 1170, 留下 5578 (v), 汉王 228 ...
+# while place names used as short forms sit lower (犀浦 absent, 良渚 52 ns, 马群 34 nr). The
+# tags are not reliable for places (玄武 213 nr, 鼓楼 141 n), so a district's short form — which
+# its city knows as the district — is everyday only when it is a very common word (和平, 光明),
+# and a street's also when it is common and not tagged a place name (ns).
+STREET_FREQ = 100
+COMMON_FREQ = 1000
 
 
 @cache
@@ -31,23 +33,27 @@ def _dictionary_file() -> Path | None:
 
 
 @cache
-def _everyday(wanted: frozenset[str]) -> frozenset[str]:
+def _stats(wanted: frozenset[str]) -> dict[str, tuple[int, str]]:
     path = _dictionary_file()
     if path is None or not wanted:
-        return frozenset()
-    found: set[str] = set()
+        return {}
+    found: dict[str, tuple[int, str]] = {}
     with path.open(encoding="utf-8") as f:
         for line in f:
             word, _, rest = line.partition(" ")
-            if word not in wanted:
-                continue
-            freq, _, tag = rest.strip().partition(" ")
-            n = int(freq)
-            if n >= EVERYDAY_PLACE_FREQ or (n >= EVERYDAY_FREQ and tag != "ns"):
-                found.add(word)
-    return frozenset(found)
+            if word in wanted:
+                freq, _, tag = rest.strip().partition(" ")
+                found[word] = (int(freq), tag)
+    return found
 
 
-def everyday_words(texts: Iterable[str]) -> frozenset[str]:
-    """The ``texts`` that are everyday words (empty when jieba's dictionary is not installed)."""
-    return _everyday(frozenset(texts))
+def everyday_words(streets: Iterable[str], areas: Iterable[str] = ()) -> frozenset[str]:
+    """Which street and area short forms are everyday words (none when jieba is not installed)."""
+    streets, areas = frozenset(streets), frozenset(areas)
+    stats = _stats(streets | areas)
+    out = {w for w in areas if stats.get(w, (0, ""))[0] >= COMMON_FREQ}
+    for w in streets:
+        freq, tag = stats.get(w, (0, ""))
+        if freq >= COMMON_FREQ or (freq >= STREET_FREQ and tag != "ns"):
+            out.add(w)
+    return frozenset(out)

@@ -18,7 +18,7 @@ from typing import TypeVar
 import asyncpg
 from aiohttp import web
 
-from hotline import db, logs
+from hotline import cli_city, db, logs
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
@@ -72,11 +72,16 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.seed import DEMO_PASSWORD, seed_demo
+    from hotline.seed import DEMO_PASSWORD, NotTheDemoCity, check_demo_city, seed_demo
 
     csv = Path(args.divisions) if args.divisions else DEFAULT_DIVISIONS
     if not csv.is_file():
         print(f"error: division file not found: {csv}", file=sys.stderr)
+        return 2
+    try:
+        check_demo_city(csv)
+    except NotTheDemoCity as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     result = _on_database(settings, lambda conn: seed_demo(conn, csv))
     print(
@@ -161,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import-divisions", help="load a division CSV (code,name,level,parent_code)")
     imp.add_argument("file")
     imp.set_defaults(fn=cmd_import_divisions)
+    cli_city.register(sub)
     return parser
 
 

@@ -19,6 +19,7 @@ from hotline import db
 from hotline.api import (
     agency_auth,
     calls,
+    city,
     deadlines,
     desktop,
     figures,
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
     app.add_routes(routing.routes)
+    app.add_routes(city.routes)
     app.add_routes(calls.routes)
     app.add_routes(units.routes)
     app.add_routes(agency_auth.routes)
