@@ -1,7 +1,8 @@
 """Scoring the resolver on a city's hand-written texts: how often it is right, and never
 sure when wrong.
 
-A corpus is a CSV ``text,expected``: what a caller said, and the division code that text
+A city's folder holds ``divisions.csv``, ``texts.csv`` and optionally ``places.csv`` (by
+hand) and ``communities.csv`` (from :mod:`dispatch.jionlp_places`). A corpus is a CSV ``text,expected``: what a caller said, and the division code that text
 names as fixed by a person from the division file and local knowledge (a street when the
 text names one, else the district; empty when it names no place). Used by the dispatch
 tests (every city) and by ``benchmarks/route.py``.
@@ -13,7 +14,11 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dispatch.divisions import read_divisions
+from dispatch.places import Place, read_places
 from dispatch.resolver import SURE, Resolution, Resolver
+
+PLACE_FILES = ("places.csv", "communities.csv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,17 @@ class Score:
             "unresolved": self.unresolved,
             "wrong_at_or_above_review": len(self.wrong_sure),
         }
+
+
+def city_resolver(folder: Path, with_places: bool = True) -> Resolver:
+    """The resolver for a city folder: its divisions, and its place files unless told not to."""
+    divisions = read_divisions(folder / "divisions.csv")
+    known = {d.code: d.level for d in divisions}
+    places: list[Place] = []
+    for name in PLACE_FILES if with_places else ():
+        if (folder / name).exists():
+            places += read_places(folder / name, known)
+    return Resolver(divisions, places=places)
 
 
 def read_corpus(path: Path | str) -> list[Case]:

@@ -36,7 +36,7 @@ PLACE_KINDS: tuple[PlaceKind, ...] = ("community", "village", "zone", "former", 
 # division's own name; a community or village name is exact but its record may be dated;
 # a landmark is where people think it is, roughly.
 PLACE_WEIGHT: dict[str, float] = {
-    "former": 0.9, "zone": 0.85, "station": 0.85, "road": 0.85, "community": 0.85, "village": 0.85, "landmark": 0.8,
+    "former": 0.9, "zone": 0.85, "station": 0.85, "road": 0.85, "community": 0.75, "village": 0.75, "landmark": 0.8,
 }  # fmt: skip
 HEADER = ["name", "kind", "divisions", "note"]
 

@@ -40,7 +40,7 @@ from dispatch.divisions import Division
 from dispatch.fold import fold_table
 from dispatch.forms import GENERIC_WORDS, Alias, Form, FormKind, Veto, build_forms, normalize
 from dispatch.places import Place, place_forms
-from dispatch.words import everyday_words
+from dispatch.words import everyday_words, known_words
 
 # A short form followed by one of these is part of a road or place name, not a division.
 _ROAD_ENDS = ("路", "街", "大街", "大道", "巷", "道")
@@ -48,7 +48,7 @@ PLACE_WORDS = (
     *(d + r for d in "东西南北中" for r in _ROAD_ENDS),
     "路", "街", "巷", "弄", "桥", "大道", "广场", "小区", "花园", "公园", "新村", "医院", "学校",
     "中学", "小学", "大学", "市场", "大厦", "宾馆", "酒店", "商场", "公司", "车站", "站", "号",
-    "立交", "高架", "隧道", "大桥", "环路", "快速路", "支路", "河", "江", "机场", "码头", "汽车",
+    "立交", "高架", "隧道", "大桥", "环路", "快速路", "支路", "河", "江",
     "一路", "二路", "三路", "四路", "五路", "六路", "七路", "八路", "九路",
 )  # fmt: skip
 # Words that start with 路 (路灯, 路口 ...): after a 街道 they do not make it 街 + 道路.
@@ -57,6 +57,7 @@ ANCESTOR_BONUS = 0.1
 MAX_BONUS = 0.2
 CONFLICT_PENALTY = 0.3
 AMBIGUOUS_CONFIDENCE = 0.6
+KNOWN_WORD_WEIGHT = 0.75  # a district short form that is also a common word, alone
 SURE = 0.8  # the engine's review threshold: below it a result carries its doubt
 # Forms a caller's named district overrides: they are guesses, a full name is a statement.
 _WEAK_KINDS: frozenset[str] = frozenset({"short", "place"})
@@ -134,10 +135,11 @@ class Resolver:
         self.form_count = sum(len(fs) for fs in forms.values())
         self._fold = fold_table(forms)
         shorts = [(t, fs) for t, fs in forms.items() if fs[0].kind == "short"]
+        area_shorts = [t for t, fs in shorts if all(self.divisions[f.code].level != "street" for f in fs)]
         self._everyday = everyday_words(
-            (t for t, fs in shorts if any(self.divisions[f.code].level == "street" for f in fs)),
-            (t for t, fs in shorts if all(self.divisions[f.code].level != "street" for f in fs)),
+            (t for t, fs in shorts if any(self.divisions[f.code].level == "street" for f in fs)), area_shorts
         )
+        self._known = known_words(area_shorts)
         self._automaton: ahocorasick.Automaton | None = None
         if forms:
             automaton = ahocorasick.Automaton()
@@ -231,6 +233,9 @@ class Resolver:
             if form.kind == "short" and self.is_everyday(form.text) and not supported:
                 return None  # 幸福, 合作 ... alone are words, not places
             opt.score += min(supported, MAX_BONUS)
+            if form.kind == "short" and not supported and form.text in self._known:
+                opt.score = min(opt.score, KNOWN_WORD_WEIGHT)
+                opt.doubt = f"'{form.text}' may mean {self.label(form.code)}, but it is also an ordinary word or name"
             if level == "street" and named_districts and district not in named_districts:
                 others = "、".join(sorted(self.divisions[c].name for c in named_districts))
                 if form.kind in _WEAK_KINDS:
@@ -286,6 +291,8 @@ class Resolver:
         for last, (surface, forms) in self._automaton.iter(norm):
             start, end = last - len(surface) + 1, last + 1
             glued = where is None or end >= len(where) or where[end] == where[end - 1] + 1
+            if where is not None and forms[0].kind == "place" and where[end - 1] - where[start] != end - 1 - start:
+                continue  # "团结 村里" is not the village 团结村 (but "铜 山" is still 铜山)
             if glued and forms[0].kind == "short" and norm.startswith(PLACE_WORDS, end):
                 continue
             if (

@@ -21,6 +21,9 @@ from pathlib import Path
 # and a street's also when it is common and not tagged a place name (ns).
 STREET_FREQ = 100
 COMMON_FREQ = 1000
+# A district's short form this frequent is also something else (东海 the sea, 西湖 the lake):
+# alone it is a guess to check, not an answer.
+KNOWN_FREQ = 300
 
 
 @cache
@@ -57,3 +60,10 @@ def everyday_words(streets: Iterable[str], areas: Iterable[str] = ()) -> frozens
         if freq >= COMMON_FREQ or (freq >= STREET_FREQ and tag != "ns"):
             out.add(w)
     return frozenset(out)
+
+
+def known_words(texts: Iterable[str]) -> frozenset[str]:
+    """The ``texts`` the dictionary knows as words of their own (frequency >= KNOWN_FREQ)."""
+    wanted = frozenset(texts)
+    stats = _stats(wanted)
+    return frozenset(w for w in wanted if stats.get(w, (0, ""))[0] >= KNOWN_FREQ)

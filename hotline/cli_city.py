@@ -51,10 +51,39 @@ def cmd_city_init(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_places_from_jionlp(settings: Settings, args: argparse.Namespace) -> int:
+    from dispatch.divisions import load_divisions
+    from dispatch.jionlp_places import installed_tree, match_tree, read_tree
+    from dispatch.places import upsert_places
+
+    if not args.from_jionlp:
+        print("error: give a places FILE or --from-jionlp", file=sys.stderr)
+        return 2
+    try:
+        tree = read_tree(Path(args.jionlp_file)) if args.jionlp_file else installed_tree()
+    except (FileNotFoundError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def run(conn: asyncpg.Connection) -> str:
+        m = match_tree(tree, await load_divisions(conn))
+        r = await upsert_places(conn, m.places)
+        unmatched = (
+            f"; towns with no street of that name: {'、'.join(m.towns_unmatched[:20])}" if m.towns_unmatched else ""
+        )
+        return (f"{m.towns_matched} towns matched, {r.total} communities and villages: {r.inserted} new, "
+                f"{r.updated} updated, {r.unchanged} unchanged{unmatched}")  # fmt: skip
+
+    print(_run(settings, run))
+    return 0
+
+
 def _file_command(kind: str) -> Callable[[Settings, argparse.Namespace], int]:
     def cmd(settings: Settings, args: argparse.Namespace) -> int:
         from dispatch import imports, places, vetoes
 
+        if kind == "places" and args.file is None:
+            return cmd_places_from_jionlp(settings, args)
         path = Path(args.file)
         text = path.read_text(encoding="utf-8")
 
@@ -94,7 +123,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument("file")
         p.set_defaults(fn=_file_command(kind))
     places = sub.add_parser("import-places", help="load places CSV (name,kind,divisions,note)")
-    places.add_argument("file")
+    places.add_argument("file", nargs="?")
+    places.add_argument("--from-jionlp", action="store_true", help="communities and villages from JioNLP's tree")
+    places.add_argument("--jionlp-file", help="china_location.zip/.txt (default: the installed jionlp package)")
     places.set_defaults(fn=_file_command("places"))
     vetoes = sub.add_parser("vetoes", help="the veto list of generated short forms").add_subparsers(
         dest="vetoes_command", required=True

@@ -123,6 +123,12 @@ def test_places_and_vetoes_import(env: str, capsys: pytest.CaptureFixture[str], 
     assert main(["import-places", str(CITIES / "nanjing" / "places.csv")]) == 0
     assert main(["import-places", str(CITIES / "nanjing" / "places.csv")]) == 0
     assert "0 new, 0 updated" in capsys.readouterr().out
+    tree = tmp_path / "china_location.txt"
+    tree.write_text("江苏省\t320000\t江苏\n\t南京市\t320100\t南京\n\t\t玄武区\t320102\t玄武\n"
+                    "\t\t\t锁金村街道\n\t\t\t\t锁金新村社区\n", encoding="utf-8")  # fmt: skip
+    assert main(["import-places", "--from-jionlp", "--jionlp-file", str(tree)]) == 0
+    assert "1 towns matched, 1 communities and villages: 1 new" in capsys.readouterr().out
+    assert main(["import-places"]) == 2
     vetoes = tmp_path / "vetoes.csv"
     vetoes.write_text("form,division_code,note\n凤凰,320106007,a bird here\n马群,999999,\n", encoding="utf-8")
     assert main(["vetoes", "import", str(vetoes)]) == 2
