@@ -7,6 +7,7 @@ own names are left alone (乾潭镇 must not become 干潭镇), so each resolver
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,21 @@ def _pairs() -> dict[str, str]:
     return pairs
 
 
-def fold_table(keep: Iterable[str] = ()) -> dict[int, str]:
-    """A ``str.translate`` table; characters of ``keep`` (the gazetteer's names) are not folded."""
+class Folder:
+    """``folder(text)``: the text with traditional characters folded. Most texts have none, and
+    one regex search (in C) says so far faster than ``str.translate`` probing every character."""
+
+    def __init__(self, table: dict[int, str]):
+        self._table = table
+        self._any = re.compile("[" + "".join(re.escape(chr(c)) for c in table) + "]") if table else None
+
+    def __call__(self, text: str) -> str:
+        if self._any is None or self._any.search(text) is None:
+            return text
+        return text.translate(self._table)
+
+
+def fold_table(keep: Iterable[str] = ()) -> Folder:
+    """The folder for a gazetteer; characters of ``keep`` (its names) are not folded."""
     kept = {ch for text in keep for ch in text}
-    return {ord(t): s for t, s in _pairs().items() if t not in kept}
+    return Folder({ord(t): s for t, s in _pairs().items() if t not in kept})

@@ -19,7 +19,7 @@ are never generated: they would match everywhere.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,12 +83,12 @@ class Veto:
     note: str = ""
 
 
-def normalize(text: str, fold: dict[int, str] | None = None) -> tuple[str, list[int] | None]:
+def normalize(text: str, fold: Callable[[str], str] | None = None) -> tuple[str, list[int] | None]:
     """NFKC-fold, fold traditional characters (``fold``, one for one) and drop whitespace.
     Returns the text and, per kept character, its index in the input — or None when no
     character was dropped or split (the common case, so no index list is built)."""
-    if fold:
-        text = text.translate(fold)
+    if fold is not None:
+        text = fold(text)
     if unicodedata.is_normalized("NFKC", text) and not any(c.isspace() for c in text):
         return text, None
     out: list[str] = []

@@ -5,7 +5,9 @@ check, every problem is reported with its line (:class:`DataFileError`), and not
 unless the whole file is good. Both are idempotent: a unit already stored with the same code is
 updated in place, a rule already stored is skipped.
 
-Units: ``code,name,level,kind,parent_code,division_code,webhook_url`` (parent by unit code;
+A spreadsheet (.xlsx, its first sheet) is read as the same table (openpyxl, the maintained
+reader of the format: cities keep these lists in Excel). Units:
+``code,name,level,kind,parent_code,division_code,webhook_url`` (parent by unit code;
 the last three may be empty). Rules: ``category_code,division_prefix,unit_code,kind,role,note``.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 
@@ -30,6 +33,20 @@ class FileImport:
     total: int
     written: int  # new or changed
     unchanged: int
+
+
+def read_table(path: Path) -> str:
+    """A CSV file's text, or an .xlsx file's first sheet as CSV text (so line numbers are rows)."""
+    if path.suffix.lower() != ".xlsx":
+        return path.read_text(encoding="utf-8")
+    from openpyxl import load_workbook  # only for spreadsheets
+
+    sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in sheet.iter_rows(values_only=True):
+        writer.writerow(["" if v is None else str(v) for v in row])
+    return out.getvalue()
 
 
 def _rows(text: str, header: list[str], source: str) -> list[tuple[int, list[str]]]:

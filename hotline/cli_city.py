@@ -85,7 +85,7 @@ def _file_command(kind: str) -> Callable[[Settings, argparse.Namespace], int]:
         if kind == "places" and args.file is None:
             return cmd_places_from_jionlp(settings, args)
         path = Path(args.file)
-        text = path.read_text(encoding="utf-8")
+        text = imports.read_table(path)
 
         async def run(conn: asyncpg.Connection) -> str:
             if kind == "units":
@@ -119,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     init.set_defaults(fn=cmd_city_init)
     for group, kind, what in (("units", "units", "units"), ("rules", "rules", "dispatch rules")):
         imp = sub.add_parser(group, help=f"manage {what}").add_subparsers(dest=f"{group}_command", required=True)
-        p = imp.add_parser("import", help=f"load {what} from CSV (errors by line; idempotent)")
+        p = imp.add_parser("import", help=f"load {what} from CSV or XLSX (errors by line; idempotent)")
         p.add_argument("file")
         p.set_defaults(fn=_file_command(kind))
     places = sub.add_parser("import-places", help="load places CSV (name,kind,divisions,note)")

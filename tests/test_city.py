@@ -11,6 +11,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from dispatch.imports import RULE_HEADER
 from hotline.cli import main
 from tests.api_helpers import Client, running_server
 
@@ -116,6 +117,19 @@ def test_units_and_rules_import_report_lines(env: str, capsys: pytest.CaptureFix
     assert main(["rules", "import", str(rules)]) == 0
     assert main(["rules", "import", str(rules)]) == 0
     assert "0 added, 2 already there" in capsys.readouterr().out
+    # The same list kept in a spreadsheet; its errors name the row.
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in (RULE_HEADER, ["0301", "", "city.cgj", "", "", ""], ["0302", "", "ghost", "", "", ""]):
+        book.active.append(row)
+    book.save(tmp_path / "rules.xlsx")
+    assert main(["rules", "import", str(tmp_path / "rules.xlsx")]) == 2
+    assert "line 3: unknown unit 'ghost'" in capsys.readouterr().err
+    book.active.delete_rows(3)
+    book.save(tmp_path / "rules.xlsx")
+    assert main(["rules", "import", str(tmp_path / "rules.xlsx")]) == 0
+    assert "1 rules: 1 added" in capsys.readouterr().out
 
 
 def test_places_and_vetoes_import(env: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
