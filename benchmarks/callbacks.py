@@ -43,8 +43,9 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adapters.webhook import keystore, signing  # noqa: E402
+from adapters.webhook import signing  # noqa: E402
 from hotline import db  # noqa: E402
+from hotline.agency import keystore  # noqa: E402
 from hotline.auth import Principal  # noqa: E402
 from hotline.cli import DEFAULT_DIVISIONS  # noqa: E402
 from hotline.orders import actions  # noqa: E402

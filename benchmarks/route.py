@@ -31,6 +31,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -174,7 +175,9 @@ async def load_through_db(url: str, divisions_csv: Path, snap: Snapshot) -> tupl
     import asyncpg
 
     from dispatch.divisions import import_divisions
-    from dispatch.scratch import scratch_database
+
+    sys.path.insert(0, str(ROOT))  # the scratch database helper lives with the tests
+    from tests.scratch import scratch_database
 
     async with scratch_database(url, migrate=True, prefix="bench_route") as db_url:
         conn = await asyncpg.connect(db_url)

@@ -53,6 +53,19 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class AssignmentClosed(Conflict):
+    """The assignment named is no longer open (returned, re-dispatched, done, cancelled)."""
+
+    code = "assignment_closed"
+
+
+class NotYourAssignment(Forbidden):
+    """The assignment named is visible to the caller but not its to act on (a hub reads its
+    units' assignments; a unit that asked for an extension does not decide it)."""
+
+    code = "not_your_assignment"
+
+
 class StaleVersion(Conflict):
     """Someone else changed the order since the caller read it."""
 

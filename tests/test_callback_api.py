@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from adapters.webhook import idempotency
+from hotline.agency import idempotency
 from hotline.orders.states import Action
 from tests.api_helpers import Client
 from tests.orders_helpers import do

@@ -11,7 +11,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from adapters.webhook import keystore, signing
+from adapters.webhook import signing
+from hotline.agency import keystore
 from tests.api_helpers import Client
 from tests.webhook_helpers import SignedClient, UnitKey, assert_error, callback_server, dispatched, issue_key
 

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.webhook.callbacks import OPERATIONS
+from hotline.agency.callbacks import OPERATIONS
 from hotline.api import agency_auth, openapi, orders, outbox, units
 from hotline.orders import models as m
 from hotline.orders.states import Action

@@ -16,7 +16,7 @@ from dispatch.divisions import Division, import_divisions
 from dispatch.engine import load_snapshot
 from dispatch.forms import GENERIC_WORDS, Alias
 from dispatch.resolver import Resolver
-from dispatch.scratch import scratch_database
+from tests.scratch import scratch_database
 
 DATA = Path(__file__).parent / "data"
 CITY_FILES = {

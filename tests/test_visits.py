@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from hotline.orders.actions import MAX_VISIT_ATTEMPTS
+from hotline.orders.handlers import MAX_VISIT_ATTEMPTS
 from hotline.orders.states import Action
 from tests.orders_helpers import do, order_at, unit_id
 

@@ -14,7 +14,8 @@ import aiohttp
 import asyncpg
 from yarl import URL
 
-from adapters.webhook import keystore, signing
+from adapters.webhook import signing
+from hotline.agency import keystore
 from hotline.orders.states import Action
 from tests.api_helpers import running_server
 from tests.orders_helpers import SERVICES, do, new_order, unit_id

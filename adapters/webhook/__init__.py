@@ -1,1 +1,3 @@
-"""Agency systems at the edge: signed callbacks in (``callbacks``), signed pushes out (``relay``)."""
+"""Agency systems at the edge: signed pushes out (``relay``), the signing scheme both directions share
+(``signing``), and a reference receiver an agency can run (``receiver``). Callbacks in are served by
+``hotline.agency``."""

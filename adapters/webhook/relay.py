@@ -28,8 +28,9 @@ import aiohttp
 import asyncpg
 from yarl import URL
 
-from adapters.webhook import idempotency, signing
+from adapters.webhook import signing
 from adapters.webhook.config import RelayConfig
+from hotline.agency import idempotency
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ import logging
 
 from aiohttp import web
 
-from adapters.webhook import keystore, signing
+from adapters.webhook import signing
+from hotline.agency import keystore
 from hotline.api.body import json_response, path_id
 from hotline.api.keys import POOL, REDIS
 from hotline.api.middleware import ADMINS, require_role

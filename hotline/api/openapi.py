@@ -16,8 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from adapters.webhook.assignments import AssignmentFilter, AssignmentStatus
-from adapters.webhook.callbacks import OPERATIONS, Side
+from hotline.agency.assignments import AssignmentFilter, AssignmentStatus
+from hotline.agency.callbacks import OPERATIONS, Side
 from hotline.api.outbox import DeadFilter, RetryUnit
 from hotline.orders import actions
 from hotline.orders import models as m
@@ -193,10 +193,18 @@ class Push(BaseModel):
     delivery_id: str = Field(description="the same on every attempt: deduplicate on it")
     unit_code: str
     created_at: datetime
-    topic: Literal["order.dispatched", "order.reopened", "order.reminded", "order.supervised"]
+    topic: Literal[
+        "order.dispatched", "order.reopened", "order.reminded", "order.supervised", "order.extended",
+        "order.deadline_changed", "order.deadline_warning", "order.overdue",
+    ]  # fmt: skip
     assignment_id: int
     order: dict[str, Any] = Field(description="the order as the unit sees it (caller masked)")
     note: str | None = None
+    sign_due_at: datetime | None = Field(default=None, description="dispatched, reopened, deadline_changed")
+    reply_due_at: datetime | None = Field(default=None, description="dispatched, reopened, extended, deadline_changed")
+    reason: Literal["extension_approved", "resumed"] | None = Field(
+        default=None, description="deadline_changed: why the deadlines moved"
+    )
 
 
 # ---------------------------------------------------------------- operations
@@ -354,7 +362,7 @@ def document() -> dict[str, Any]:
         "webhooks": {
             "orderPush": {
                 "post": {
-                    "summary": "A push to a unit's webhook_url (order.dispatched / reopened / reminded / supervised)",
+                    "summary": "A push to a unit's webhook_url (one of the topics below)",
                     "parameters": [
                         {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
                         for h in PUSH_HEADERS

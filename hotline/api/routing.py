@@ -15,6 +15,7 @@ from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, principal, require_role
 from hotline.errors import Forbidden, NotFound
 from hotline.orders import actions
+from hotline.orders.assignment_states import HELD, param
 from hotline.orders.models import Kind
 
 routes = web.RouteTableDef()
@@ -119,10 +120,9 @@ async def _below_hub(conn, hub_id: int | None, order_id: int, division_code: str
     holds = await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM assignments a JOIN units u ON u.id = a.unit_id
                           WHERE a.order_id = $1 AND a.unit_id = $2 AND u.kind = 'hub'
-                            AND a.status IN ('dispatched', 'signed'))""",
-        order_id,
-        hub_id,
-    )
+                            AND a.status = ANY($3::text[]))""",
+        order_id, hub_id, param(HELD),
+    )  # fmt: skip
     if not holds:
         raise Forbidden("only the hub holding this order asks where to send it down", {"order_id": order_id})
     if not division_code:

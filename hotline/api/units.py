@@ -1,6 +1,6 @@
 """The unit callback API: how agency systems (HMAC-signed) and handlers (bearer token)
 answer the orders dispatched to them. HTTP parsing and headers only; the work is in
-``adapters.webhook.callbacks`` and ``adapters.webhook.assignments``.
+``hotline.agency.callbacks`` and ``hotline.agency.assignments``.
 
 | method | path | body | what |
 | --- | --- | --- | --- |
@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.webhook import idempotency
-from adapters.webhook.assignments import AssignmentFilter, get_assignment, list_assignments, require_unit
-from adapters.webhook.callbacks import OPERATIONS, perform
-from adapters.webhook.errors import IdempotencyKeyRequired
+from hotline.agency import idempotency
+from hotline.agency.assignments import AssignmentFilter, get_assignment, list_assignments, require_unit
+from hotline.agency.callbacks import OPERATIONS, perform
+from hotline.agency.errors import IdempotencyKeyRequired
 from hotline.api.agency_auth import signed_key
 from hotline.api.body import json_object, json_response, parse_query, path_id
 from hotline.api.keys import METRICS, POOL, SERVICES

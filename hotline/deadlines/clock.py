@@ -25,12 +25,12 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from hotline import bus
-from hotline.orders.actions import push_payload
+from hotline.orders import store
+from hotline.orders.assignment_states import CLOCK_RUNNING
+from hotline.orders.notify import push_payload
 
 log = logging.getLogger(__name__)
 
-# A sign clock runs while the unit has not signed; a reply clock until it replies.
-RUNNING = {"sign": ("dispatched",), "reply": ("dispatched", "signed")}
 TOPICS = {"warning": "order.deadline_warning", "overdue": "order.overdue"}
 
 
@@ -143,36 +143,15 @@ class DeadlineClock:
     ) -> None:
         """The audit events and the reminders to the units' systems, in the tick's transaction,
         written a batch at a time (one round trip each, not one per timer)."""
-        if not timers:
-            return
-        hooked = {
-            r["id"]
-            for r in await conn.fetch(
-                "SELECT id FROM units WHERE id = ANY($1::bigint[]) AND webhook_url IS NOT NULL",
-                list({t["unit_id"] for t in timers}),
-            )
-        }
         audit, outbox = [], []
         for t in timers:
             order = orders[t["order_id"]]
             detail = {"clock": t["clock"], "due_at": t["due_at"].isoformat(), "fire_at": t["fire_at"].isoformat()}
             audit.append((order["id"], t["assignment_id"], f"deadline_{t['kind']}", order["status"], detail))
-            if t["unit_id"] in hooked:
-                topic = TOPICS[t["kind"]]
-                payload = push_payload(order, t["assignment_id"], topic) | detail
-                outbox.append((topic, order["id"], t["unit_id"], payload))
-        await conn.execute(
-            """INSERT INTO audit_events (order_id, assignment_id, action, from_status, to_status, payload)
-               SELECT o, a, act, st, st, p FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[])
-                                           AS f(o, a, act, st, p)""",
-            *map(list, zip(*audit, strict=True)),
-        )
-        if outbox:
-            await conn.execute(
-                """INSERT INTO outbox (topic, order_id, unit_id, payload)
-                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[])""",
-                *map(list, zip(*outbox, strict=True)),
-            )
+            topic = TOPICS[t["kind"]]
+            outbox.append((topic, order["id"], t["unit_id"], push_payload(order, t["assignment_id"], topic) | detail))
+        await store.audit_batch(conn, audit)
+        await store.enqueue_batch(conn, outbox)
 
     async def _publish(self, fired: list[Fired]) -> None:
         for f in fired:
@@ -192,7 +171,7 @@ class DeadlineClock:
 def _outcome(t: asyncpg.Record, now: datetime) -> str:
     """Sent, or skipped when the clock has stopped (signed, replied, returned…), or superseded
     when a warning comes due only after its deadline has passed too (the overdue says it all)."""
-    if t["assignment_status"] not in RUNNING[t["clock"]]:
+    if t["assignment_status"] not in CLOCK_RUNNING[t["clock"]]:
         return "skipped"
     if t["kind"] == "warning" and t["due_at"] <= now:
         return "superseded"

@@ -12,16 +12,18 @@ from typing import Any
 
 import asyncpg
 
+from hotline.orders.assignment_states import REPLY_CLOCK_RUNNING, SIGN_CLOCK_RUNNING, param
+
 _LATE = """
     SELECT a.id AS assignment_id, a.order_id, o.number, o.kind, o.urgency, o.status AS order_status,
            a.unit_id, u.code AS unit_code, u.name AS unit_name, a.status, a.dispatched_at,
            c.clock, c.due_at
     FROM (
         SELECT id, 'sign' AS clock, sign_due_at AS due_at FROM assignments
-        WHERE status = 'dispatched' AND sign_due_at >= $1 AND sign_due_at < $2
+        WHERE status = ANY($5::text[]) AND sign_due_at >= $1 AND sign_due_at < $2
         UNION ALL
         SELECT id, 'reply', reply_due_at FROM assignments
-        WHERE status IN ('dispatched', 'signed') AND reply_due_at >= $1 AND reply_due_at < $2
+        WHERE status = ANY($6::text[]) AND reply_due_at >= $1 AND reply_due_at < $2
     ) c
     JOIN assignments a ON a.id = c.id
     JOIN work_orders o ON o.id = a.order_id
@@ -48,12 +50,13 @@ async def listing(
     late at ``now`` — oldest due first, with a per-unit summary. For "due soon" pass
     ``due_from=now`` and the horizon."""
     start, end = due_from, due_before or now
+    running = (param(SIGN_CLOCK_RUNNING), param(REPLY_CLOCK_RUNNING))
     units = await conn.fetch(
         f"""SELECT unit_id, unit_code, unit_name, count(*) AS count, min(due_at) AS oldest_due_at
             FROM ({_LATE}) l GROUP BY unit_id, unit_code, unit_name ORDER BY min(due_at), unit_id""",
-        start, end, unit_id, clock,
+        start, end, unit_id, clock, *running,
     )  # fmt: skip
-    items = await conn.fetch(f"{_LATE} LIMIT $5", start, end, unit_id, clock, limit)
+    items = await conn.fetch(f"{_LATE} LIMIT $7", start, end, unit_id, clock, *running, limit)
     return {
         "now": now,
         "total": sum(u["count"] for u in units),

@@ -18,11 +18,34 @@ import asyncpg
 
 from hotline.calendar import BusinessCalendar
 from hotline.deadlines.policy import Clock, Pause, Rule, TimeUnit, due, fraction_point, pick
+from hotline.orders import store
+from hotline.orders.assignment_states import OPEN, param
 
 log = logging.getLogger(__name__)
 
 WARNING_SHARE = 0.8
 TIMED_CLOCKS = (Clock.SIGN, Clock.REPLY)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A new assignment's deadlines, counted before it is written (it is inserted with them)."""
+
+    calendar: BusinessCalendar
+    start: datetime
+    dues: dict[Clock, tuple[Rule, datetime]]
+
+    @property
+    def sign_due_at(self) -> datetime:
+        return self.dues[Clock.SIGN][1]
+
+    @property
+    def reply_due_at(self) -> datetime:
+        return self.dues[Clock.REPLY][1]
+
+    @property
+    def basis(self) -> dict[str, Any]:
+        return {clock.value: rule.basis() for clock, (rule, _) in self.dues.items()}
 
 
 @dataclass
@@ -63,21 +86,15 @@ class Deadlines:
 
     # ------------------------------------------------------------ dispatch
 
-    async def on_assignment(
-        self, conn: asyncpg.Connection, order: asyncpg.Record, assignment: asyncpg.Record
-    ) -> asyncpg.Record:
-        """Set the new assignment's sign-by and reply-by and arm their warning and overdue timers."""
-        start = assignment["dispatched_at"]
+    async def for_dispatch(self, conn: asyncpg.Connection, order: Mapping[str, Any], start: datetime) -> Planned:
+        """A new assignment's sign-by and reply-by, counted from ``start`` (its dispatch)."""
         cal, dues = await self.dues(conn, order, start, TIMED_CLOCKS)
-        basis = {clock.value: rule.basis() for clock, (rule, _) in dues.items()}
-        updated = await conn.fetchrow(
-            """UPDATE assignments SET sign_due_at = $2, reply_due_at = $3, deadline_basis = $4
-               WHERE id = $1 RETURNING *""",
-            assignment["id"], dues[Clock.SIGN][1], dues[Clock.REPLY][1], basis,
-        )  # fmt: skip
-        for clock, (rule, due_at) in dues.items():
-            await self._arm(conn, cal, updated, clock, start, due_at, rule.unit.working, generation=0)
-        return updated
+        return Planned(cal, start, dues)
+
+    async def arm(self, conn: asyncpg.Connection, planned: Planned, assignment: asyncpg.Record) -> None:
+        """Arm the warning and overdue timers of an assignment created with ``planned``'s deadlines."""
+        for clock, (rule, due_at) in planned.dues.items():
+            await self._arm(conn, planned.calendar, assignment, clock, planned.start, due_at, rule.unit.working, 0)
 
     async def _arm(
         self,
@@ -116,8 +133,8 @@ class Deadlines:
     async def extend(
         self, conn: asyncpg.Connection, order: asyncpg.Record, assignment: asyncpg.Record, days: int
     ) -> datetime:
-        """Approve ``days`` more: the new reply-by counted on the calendar from the old one, and
-        a new generation of reply timers in place of the unfired ones."""
+        """Approve ``days`` more: the new reply-by counted on the calendar from the old one (the
+        unit's system is told), and a new generation of reply timers in place of the unfired ones."""
         rule = await self.extension_rule(conn, order)
         cal = await self.calendar_for(conn)
         unit = TimeUnit.WORKING_DAYS if rule.unit.working else TimeUnit.DAYS
@@ -137,9 +154,9 @@ class Deadlines:
             "unit": unit.value,
             "previous_reply_due_at": old_due.isoformat(),
         }
-        updated = await conn.fetchrow(
-            "UPDATE assignments SET reply_due_at = $2, deadline_basis = $3 WHERE id = $1 RETURNING *",
-            assignment["id"], new_due, basis,
+        updated = await store.change_deadlines(
+            conn, order, assignment["id"], sign_due_at=assignment["sign_due_at"], reply_due_at=new_due,
+            deadline_basis=basis, reason="extension_approved",
         )  # fmt: skip
         # The warning re-arms at 80 % of the extended window, measured from the old deadline.
         await self._arm(conn, cal, updated, Clock.REPLY, old_due, new_due, unit.working, generation)
@@ -151,24 +168,25 @@ class Deadlines:
         self, conn: asyncpg.Connection, order: asyncpg.Record, suspended_at: datetime, resumed_at: datetime
     ) -> dict[str, Any]:
         """Push the order's open deadlines out by the time it was suspended (挂起 stops the clock):
-        working time for clocks counted in working time, calendar time for the others."""
+        working time for clocks counted in working time, calendar time for the others. Each
+        moved assignment's unit system is told."""
         pause = Pause.between(await self.calendar_for(conn), suspended_at, resumed_at)
         moved: dict[str, Any] = {"assignments": []}
         open_assignments = await conn.fetch(
-            """SELECT * FROM assignments WHERE order_id = $1 AND status IN ('dispatched', 'signed', 'replied')
-               FOR UPDATE""",
-            order["id"],
-        )
+            "SELECT * FROM assignments WHERE order_id = $1 AND status = ANY($2::text[]) ORDER BY id FOR UPDATE",
+            order["id"], param(OPEN),
+        )  # fmt: skip
         for a in open_assignments:
             basis = a["deadline_basis"] or {}
             new = {
                 col: pause.shift(a[col], _working(basis, clock)) if a[col] else None
                 for clock, col in (("sign", "sign_due_at"), ("reply", "reply_due_at"))
             }
-            await conn.execute(
-                "UPDATE assignments SET sign_due_at = $2, reply_due_at = $3 WHERE id = $1",
-                a["id"], new["sign_due_at"], new["reply_due_at"],
-            )  # fmt: skip
+            if (new["sign_due_at"], new["reply_due_at"]) != (a["sign_due_at"], a["reply_due_at"]):
+                await store.change_deadlines(
+                    conn, order, a["id"], sign_due_at=new["sign_due_at"], reply_due_at=new["reply_due_at"],
+                    reason="resumed",
+                )  # fmt: skip
             timers = await conn.fetch(
                 "SELECT * FROM deadline_timers WHERE assignment_id = $1 AND fired_at IS NULL", a["id"]
             )

@@ -32,9 +32,9 @@ from aiohttp import web
 
 from adapters.ami.replay import ReplayServer
 from adapters.ami.trace import load_trace
-from adapters.webhook.keystore import create_key
 from adapters.webhook.receiver import Receiver, serve
 from hotline import db
+from hotline.agency.keystore import create_key
 from hotline.api.app import create_app
 from hotline.auth import create_user
 from hotline.config import Settings
@@ -42,6 +42,8 @@ from hotline.deadlines.clock import DeadlineClock
 from hotline.demo.agency import AgencySystem
 from hotline.demo.scenario import REQUESTS
 from hotline.figures import between, call_kpis, figures, today
+from hotline.orders import store
+from hotline.orders.assignment_states import AssignmentStatus
 from hotline.seed import DEMO_PASSWORD, seed_demo
 
 log = logging.getLogger(__name__)
@@ -201,7 +203,9 @@ class Demo:
         sent = 0
         for hub_id, person in self.hubs.items():
             rows = await self.pool.fetch(
-                "SELECT order_id FROM assignments WHERE unit_id = $1 AND status = 'dispatched'", hub_id
+                "SELECT order_id FROM assignments WHERE unit_id = $1 AND status = $2",
+                hub_id,
+                AssignmentStatus.DISPATCHED.value,
             )
             for r in rows:
                 await self.api(person, "POST", f"/api/orders/{r['order_id']}/actions/sign", {})
@@ -216,16 +220,17 @@ class Demo:
         """Compress time, as if days went by: two assignments are past their reply-by, a third
         is past 80 % of its time (a warning) with two hours to go."""
         rows = await self.pool.fetch(
-            """SELECT id FROM assignments WHERE status = 'dispatched' AND role = 'lead' ORDER BY id LIMIT 3"""
+            "SELECT id FROM assignments WHERE status = $1 AND role = 'lead' ORDER BY id LIMIT 3",
+            AssignmentStatus.DISPATCHED.value,
         )
         ids = [r["id"] for r in rows]
-        await self.pool.execute(
-            """UPDATE assignments SET dispatched_at = now() - interval '20 days',
-                   sign_due_at = now() - interval '19 days',
-                   reply_due_at = now() + CASE WHEN id = $2 THEN interval '2 hours' ELSE interval '-1 hour' END
-               WHERE id = ANY($1::bigint[])""",
-            ids, ids[-1] if ids else 0,
-        )  # fmt: skip
+        async with self.pool.acquire() as conn, conn.transaction():
+            now = await conn.fetchval("SELECT now()")
+            for aid in ids:
+                await store.update(
+                    conn, aid, dispatched_at=now - timedelta(days=20), sign_due_at=now - timedelta(days=19),
+                    reply_due_at=now + (timedelta(hours=2) if aid == ids[-1] else timedelta(hours=-1)),
+                )  # fmt: skip
         # The timers follow: warning at 80 % of the (compressed) time, overdue at the deadline.
         await self.pool.execute(
             """UPDATE deadline_timers t
@@ -278,8 +283,9 @@ class Demo:
         for hub_id, person in self.hubs.items():
             rows = await self.pool.fetch(
                 """SELECT order_id FROM assignments
-                   WHERE dispatcher_unit_id = $1 AND status = 'replied'""",
+                   WHERE dispatcher_unit_id = $1 AND status = $2""",
                 hub_id,
+                AssignmentStatus.REPLIED.value,
             )
             for r in rows:
                 await self.api(person, "POST", f"/api/orders/{r['order_id']}/actions/review", {"accept": True})

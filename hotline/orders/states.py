@@ -2,7 +2,8 @@
 
 Each action names who may take it and from which states, and where the order
 goes. Pure: no I/O. ``hotline.orders.actions`` applies it inside a
-transaction; tests walk the whole table, allowed and refused.
+transaction; tests walk the whole table, allowed and refused. Each unit's part of an
+order, its assignment, has a lifecycle of its own: ``hotline.orders.assignment_states``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Rule:
     from_states: frozenset[Status]
     # Where a plain run of the action leads; None keeps the state. Actions whose
     # outcome depends on their input (review, visit, return) choose among
-    # ``outcomes`` in actions.py, and only those.
+    # ``outcomes`` in handlers.py, and only those.
     to: Status | None
     outcomes: frozenset[Status] = frozenset()
 

@@ -9,19 +9,18 @@ syncs with ``since`` = the last ``updated_at`` it holds and follows ``next_curso
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.webhook.errors import UnitsOnly
 from hotline import cursors
+from hotline.agency.errors import UnitsOnly
 from hotline.auth import Principal
 from hotline.errors import NotFound
+from hotline.orders.assignment_states import AssignmentStatus
 from hotline.orders.views import order_view, row_dict
 
-AssignmentStatus = Literal["dispatched", "signed", "replied", "redispatched", "returned", "done", "cancelled"]
-OPEN = ("dispatched", "signed", "replied")
 VISIBLE_UNITS = "SELECT id FROM units WHERE id = $1 OR parent_id = $1"
 
 ORDER_FIELDS = (

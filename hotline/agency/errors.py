@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotline.errors import ApiError, Conflict, Forbidden, InvalidInput
+from hotline.errors import ApiError, Forbidden, InvalidInput
 
 
 class IdempotencyKeyRequired(ApiError):
@@ -17,18 +17,6 @@ class IdempotencyKeyReused(InvalidInput):
     """The key was used before for a different request (another body, another endpoint)."""
 
     code = "idempotency_key_reused"
-
-
-class AssignmentClosed(Conflict):
-    """The assignment is no longer open (returned, re-dispatched, done, cancelled)."""
-
-    code = "assignment_closed"
-
-
-class NotYourAssignment(Forbidden):
-    """Visible to the unit (a hub reads its units' assignments) but not its to act on."""
-
-    code = "not_your_assignment"
 
 
 class UnitsOnly(Forbidden):

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from adapters.webhook.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
+from hotline.agency.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces

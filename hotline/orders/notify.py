@@ -1,0 +1,42 @@
+"""What an order action tells the world: push payloads for agency systems (through the
+outbox) and live events for staff screens (through the bus, after the commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from hotline import bus
+from hotline.auth import Principal
+from hotline.orders.views import order_view
+
+if TYPE_CHECKING:
+    from hotline.orders.change import Change, Services
+
+PUSH_FIELDS = ("id", "number", "kind", "category_code", "title", "content", "address", "division_code", "urgency",
+               "caller_number", "caller_name", "anonymous", "created_at")  # fmt: skip
+
+
+def push_payload(order: Mapping[str, Any], assignment_id: int, topic: str) -> dict[str, Any]:
+    """What an agency system receives: the order as a unit sees it."""
+    view = order_view(order, Principal(0, "system", "handler", None))
+    return {"topic": topic, "assignment_id": assignment_id, "order": {k: view.get(k) for k in PUSH_FIELDS}}
+
+
+def live(order: Mapping[str, Any], action: str) -> dict[str, Any]:
+    """The live event staff screens and unit desktops receive for a change of ``order``."""
+    return {
+        "type": "order.updated",
+        "action": action,
+        "order_id": order["id"],
+        "number": order["number"],
+        "status": order["status"],
+        "version": order["version"],
+    }
+
+
+async def publish_change(services: Services, updated: Mapping[str, Any], change: Change) -> None:
+    """Live events for a committed change (never before the commit)."""
+    await bus.publish(services.redis, "orders", live(updated, change.action.value))
+    for unit_id in change.live_units:
+        await bus.publish(services.redis, f"unit:{unit_id}", live(updated, change.action.value))
