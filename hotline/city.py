@@ -20,7 +20,7 @@ import asyncpg
 from dispatch.divisions import Division, parse_divisions, upsert_divisions
 from dispatch.errors import DataFileError
 from dispatch.imports import import_rules
-from hotline.auth import create_user
+from hotline.users import add_user
 
 DATA = Path(__file__).resolve().parent.parent / "dispatch" / "data"
 CATALOGUE = DATA / "categories.csv"
@@ -44,13 +44,13 @@ def read_catalogue(path: Path = CATALOGUE) -> list[tuple[str, str]]:
 
 
 async def ensure_user(
-    conn: asyncpg.Connection, username: str, role: str, password: str | None = None, unit_id: int | None = None
+    conn: asyncpg.Connection, username: str, role: str, password: str | None = None, unit_code: str | None = None
 ) -> str | None:
     """Create ``username`` unless it exists. Returns the password when one was generated."""
     if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)", username):
         return None
     generated = None if password else secrets.token_urlsafe(12)
-    await create_user(conn, username, password or generated or "", role, unit_id=unit_id)
+    await add_user(conn, username, password or generated or "", role, unit_code=unit_code, actor="city init")
     return generated
 
 

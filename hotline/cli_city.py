@@ -13,6 +13,7 @@ import asyncpg
 
 from dispatch.errors import DataFileError
 from hotline.config import Settings
+from hotline.errors import ApiError
 
 
 def _run(settings: Settings, fn: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
@@ -42,6 +43,9 @@ def cmd_city_init(settings: Settings, args: argparse.Namespace) -> int:
         r = _run(settings, lambda conn: init_city(conn, divisions, args.name, source=args.divisions, **options))
     except DataFileError as exc:
         return _report(exc)
+    except ApiError as exc:  # e.g. an admin password too short
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
     print(
         f"city {args.name} ({r.city_code}): {r.divisions} divisions, {r.categories_added} categories added, "
         f"{r.units_added} units added, {r.rules_added} dispatch rules added"

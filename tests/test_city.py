@@ -69,6 +69,13 @@ def test_city_init_refuses_a_bad_file(env: str, capsys: pytest.CaptureFixture[st
     assert _counts(env)["units"] == 0
 
 
+def test_city_init_refuses_a_short_admin_password(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["city", "init", "--divisions", str(NANJING), "--name", "南京市", "--admin-password", "short"]
+    assert main(args) == 2
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert _counts(env)["units"] == 0  # one transaction: nothing half made
+
+
 def test_seed_demo_refuses_another_city(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["seed-demo", "--divisions", str(NANJING)]) == 2
     err = capsys.readouterr().err

@@ -27,21 +27,26 @@ from hotline.errors import (
     StaleVersion,
 )
 from hotline.orders import models as m
-from hotline.orders import store
+from hotline.orders import place, store
 from hotline.orders.assignment_states import OPEN, param
 from hotline.orders.change import Change, Services
 from hotline.orders.dispatching import suggest
 from hotline.orders.handlers import HANDLERS, assist_action
 from hotline.orders.notify import live, publish_change
+from hotline.orders.queries import order_audience
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
+from hotline.similar import signatures
 
-__all__ = ["Services", "act", "act_in_transaction", "create_order", "parse_payload", "publish_change", "suggest"]
+__all__ = [
+    "Services", "act", "act_in_transaction", "create_order", "insert_order", "order_created", "parse_payload",
+    "publish_change", "suggest",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 PAYLOADS: dict[Action, type[m.ActionBody]] = {
-    Action.RESOLVE_DIRECTLY: m.NoteBody,
+    Action.RESOLVE_DIRECTLY: m.ResolveDirectly,
     Action.DISPATCH: m.Dispatch,
     Action.REDISPATCH: m.Redispatch,
     Action.SIGN: m.Empty,
@@ -59,6 +64,7 @@ PAYLOADS: dict[Action, type[m.ActionBody]] = {
     Action.MERGE: m.Merge,
     Action.SUSPEND: m.Suspend,
     Action.RESUME: m.OptionalNote,
+    Action.SET_DIVISION: m.SetDivision,
 }
 
 
@@ -69,33 +75,57 @@ async def create_order(
     pool: asyncpg.Pool, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> dict:
     """Take in an order (受理); ``call_id`` links the call record it was taken on."""
+    async with pool.acquire() as conn, conn.transaction():
+        order = await insert_order(conn, services, principal, data, call_id)
+    await order_created(services, order, principal)
+    return order_view(order, principal)
+
+
+async def insert_order(
+    conn: asyncpg.Connection, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
+) -> asyncpg.Record:
+    """The order's writes, inside the caller's transaction (so a caller can add its own rows,
+    e.g. an idempotency record, to the same commit). Call ``order_created`` after the commit."""
     if not principal.is_centre:
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
-    async with pool.acquire() as conn, conn.transaction():
-        day, seq = await conn.fetchrow(
-            """INSERT INTO order_number_counters (day, last)
-               VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
-               ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
-               RETURNING day, last"""
-        )
-        number = f"{day:%Y%m%d}-{seq:06d}"
-        try:
-            order = await conn.fetchrow(
-                """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
-                       urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                       status, created_by, call_id)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16)
-                   RETURNING *""",
-                number, data.kind, data.category_code, data.title, data.content, data.address,
-                data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-                data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id,
-            )  # fmt: skip
-        except asyncpg.ForeignKeyViolationError as exc:
-            raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
-        await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, data.model_dump())
-    log.info("order created", extra={"order_id": order["id"], "order_number": number, "user_id": principal.user_id})
+    # The time of intake comes from the services' clock, as every action's does (not the server's now()).
+    now = services.clock()
+    day, seq = await conn.fetchrow(
+        """INSERT INTO order_number_counters (day, last)
+           VALUES (($1::timestamptz AT TIME ZONE 'Asia/Shanghai')::date, 1)
+           ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
+           RETURNING day, last""",
+        now,
+    )
+    number = f"{day:%Y%m%d}-{seq:06d}"
+    try:
+        order = await conn.fetchrow(
+            """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
+                   urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
+                   status, created_by, call_id, created_at, updated_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16,$17,$17)
+               RETURNING *""",
+            number, data.kind, data.category_code, data.title, data.content, data.address,
+            data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
+            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id, now,
+        )  # fmt: skip
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
+    located = await place.at_intake(conn, services.router, data)
+    if located is not None:
+        order = await place.record(conn, order["id"], located)
+    # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
+    body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
+    await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, body)
+    await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
+    return order
+
+
+async def order_created(services: Services, order: asyncpg.Record, principal: Principal) -> None:
+    """What follows a committed new order: the log line and the live event."""
+    extra = {"order_id": order["id"], "order_number": order["number"], "user_id": principal.user_id}
+    log.info("order created", extra=extra)
     await bus.publish(services.redis, "orders", live(order, "create"))
-    return order_view(order, principal)
 
 
 def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:
@@ -144,7 +174,8 @@ async def act_in_transaction(
     name it in its body); the action is refused unless it is the one the caller may act on.
     Call ``publish_change`` after the commit."""
     order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
-    if order is None:
+    if order is None or await order_audience(conn, principal, order_id) is None:
+        # An order a unit has no part in answers as a missing one, whatever the action or state.
         raise NotFound("no such order", {"order_id": order_id})
     if payload.version is not None and payload.version != order["version"]:
         raise StaleVersion(

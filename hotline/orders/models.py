@@ -63,6 +63,11 @@ class NoteBody(ActionBody):
     note: Text
 
 
+class ResolveDirectly(NoteBody):
+    # The knowledge-base articles the answer came from (hotline/kb/usage.py records the citation).
+    article_ids: list[int] = Field(default_factory=list, max_length=10)
+
+
 class OptionalNote(ActionBody):
     note: ShortText = ""
 
@@ -123,6 +128,13 @@ class Merge(ActionBody):
 
 
 class Suspend(ActionBody):
+    reason: Reason
+
+
+class SetDivision(ActionBody):
+    """An agent's correction of where the order is (see hotline/orders/place.py)."""
+
+    division_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,12}$")]
     reason: Reason
 
 
