@@ -1,9 +1,11 @@
-"""Routing throughput on the 徐州 gazetteer: decisions per second against the bare lookups.
+"""Routing throughput on the 徐州 gazetteer against the bare lookups, and accuracy per city.
 
-    /tmp/venv/bin/python benchmarks/route.py            # in memory (default)
-    /tmp/venv/bin/python benchmarks/route.py --db       # through PostgreSQL (DATABASE_URL)
+    .venv/bin/python benchmarks/route.py            # in memory (default)
+    .venv/bin/python benchmarks/route.py --db       # through PostgreSQL (DATABASE_URL)
 
-In memory: divisions parsed from the shared CSV; categories, units and rules generated;
+Everything is read from the repository (a clone with nothing beside it runs it).
+
+In memory: divisions parsed from the shipped 徐州 CSV (dispatch/data); categories, units and rules generated;
 the Router snapshot built by the same pure function Router.load uses. With ``--db``: a
 scratch database is created on DATABASE_URL's server, migrated, filled (divisions via
 import_divisions, units and rules by bulk INSERT), a Router loaded from it with
@@ -13,12 +15,19 @@ Printed: decisions/s and µs per decision for Router.route over 100,000 varied a
 with >= 2,000 rules, beside the bare work it is built on, measured in the same run:
 the Aho-Corasick scan of the address (automaton.iter) and the dictionary probes of the
 rule walk (dict.get over precomputed keys) — and the ratio of the two.
+
+Then, for every corpus in tests/data/cities/<city>/ (division file, places, hand-written
+texts with answers fixed by hand): exact street (of the texts naming one), right district
+(of the texts naming a place), texts naming no place left unresolved, unresolved overall,
+wrong answers at or above the review threshold, and µs per resolve on that city's texts.
+The last line is one JSON object with all of it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -26,13 +35,16 @@ import sys
 import time
 from pathlib import Path
 
+from dispatch.corpus import city_resolver, read_corpus, score
 from dispatch.divisions import Division, read_divisions
 from dispatch.engine import Router, RouteRequest, Snapshot, build_snapshot
 from dispatch.rules import KINDS, Rule
 from dispatch.units import Unit
 
 ROOT = Path(__file__).resolve().parent.parent
-CSV = ROOT.parent / "shared" / "data" / "divisions" / "xuzhou-320300.csv"
+CSV = ROOT / "dispatch" / "data" / "xuzhou-320300.csv"
+CITIES = ROOT / "tests" / "data" / "cities"
+REPEAT = 200  # passes over each corpus when timing it
 N_ADDRESSES = 100_000
 ROADS = [
     "中山北路",
@@ -193,6 +205,23 @@ async def load_through_db(url: str, divisions_csv: Path, snap: Snapshot) -> tupl
             await conn.close()
 
 
+def accuracy() -> dict[str, dict[str, float | int]]:
+    """Score and time the resolver on every corpus of our own."""
+    out: dict[str, dict[str, float | int]] = {}
+    for city in sorted(p for p in CITIES.iterdir() if (p / "texts.csv").exists()):
+        resolver = city_resolver(city)
+        cases = read_corpus(city / "texts.csv")
+        rates = score(resolver, cases).rates()
+        texts = [c.text for c in cases]
+        t = time.perf_counter()
+        for _ in range(REPEAT):
+            for text in texts:
+                resolver.resolve(text)
+        rates["resolve_us"] = round((time.perf_counter() - t) / (REPEAT * len(texts)) * 1e6, 2)
+        out[city.name] = rates
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", action="store_true", help="load the Router through PostgreSQL (DATABASE_URL)")
@@ -281,6 +310,29 @@ def main() -> None:
     print(f"route latency µs: p50 {q[49] / 1000:.1f}  p90 {q[89] / 1000:.1f}  p99 {q[98] / 1000:.1f}  "
           f"max {max(latencies) / 1000:.1f}")  # fmt: skip
     print(f"outcomes: {outcomes}; resolved to a division: {sum(1 for c in resolved if c) / n:.1%}")
+
+    cities = accuracy()
+    print()
+    print(f"{'city':<12}{'texts':>6}{'exact street':>14}{'right district':>16}{'no place unres.':>17}"
+          f"{'unresolved':>12}{'wrong >= review':>17}{'µs/resolve':>12}")  # fmt: skip
+    for name, r in cities.items():
+        print(f"{name:<12}{r['texts']:>6}{r['exact_street_pct']:>13.1f}%{r['right_district_pct']:>15.1f}%"
+              f"{r['no_place_unresolved_pct']:>16.1f}%{r['unresolved']:>12}{r['wrong_at_or_above_review']:>17}"
+              f"{r['resolve_us']:>12.2f}")  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "benchmark": "route",
+                "orders": n,
+                "route_us": round(route_s / n * 1e6, 2),
+                "route_p99_us": round(q[98] / 1000, 1),
+                "bare_us": round(bare_s / n * 1e6, 2),
+                "route_over_bare": round(route_s / bare_s, 1),
+                "cities": cities,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,11 +26,13 @@ import asyncpg
 
 from dispatch.aliases import list_aliases
 from dispatch.divisions import Division, load_divisions, significant_prefix
-from dispatch.forms import Alias
+from dispatch.forms import Alias, Veto
+from dispatch.places import Place, load_places
 from dispatch.resolver import Resolution, Resolver
 from dispatch.ruleindex import RuleIndex
 from dispatch.rules import Rule, list_rules
 from dispatch.units import Unit, list_units
+from dispatch.vetoes import list_vetoes
 
 Outcome = Literal["rule", "centre", "none"]
 REVIEW_BELOW = 0.8  # a decision less sure than this of the place should be checked by the agent
@@ -86,6 +88,24 @@ class Decision:
     def needs_review(self) -> bool:
         return self.outcome != "rule" or self.confidence < REVIEW_BELOW
 
+    @property
+    def review_reason(self) -> str | None:
+        """Why an agent should check this decision, in a sentence; None when it need not."""
+        if not self.needs_review:
+            return None
+        res = self.resolution
+        if self.division_code is None:
+            if res is not None and res.candidates:
+                return "the address names several possible places; choose the division"
+            return "no known place in the address or content; choose the division"
+        if res is not None and res.doubt:
+            return res.doubt
+        if self.confidence < REVIEW_BELOW:
+            return f"the place is uncertain (confidence {self.confidence:.2f}); check the division"
+        if self.outcome == "centre":
+            return "no dispatch rule covers this category and place; the centre dispatches it by hand"
+        return "no dispatch rule and no centre unit: nobody to send it to"
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, e.g. for ``assignments.route_note``."""
         res = self.resolution
@@ -99,6 +119,7 @@ class Decision:
             "division_code": self.division_code,
             "confidence": self.confidence,
             "needs_review": self.needs_review,
+            "review_reason": self.review_reason,
             "reasons": list(self.reasons),
             "assist_unit_ids": list(self.assist_unit_ids),
             "assist_rule_ids": list(self.assist_rule_ids),
@@ -132,6 +153,8 @@ def build_snapshot(
     units: Iterable[Unit],
     categories: Mapping[str, str],
     generation: int = 0,
+    places: Iterable[Place] = (),
+    vetoes: Iterable[Veto] = (),
 ) -> Snapshot:
     """Pure: everything routing needs, compiled once."""
     divs = list(divisions)
@@ -140,7 +163,7 @@ def build_snapshot(
     prefix_names = {significant_prefix(d.code): d.name for d in divs}
     return Snapshot(
         generation=generation,
-        resolver=Resolver(divs, aliases),
+        resolver=Resolver(divs, aliases, places=places, vetoes=vetoes),
         rules=RuleIndex(rules),
         units=unit_map,
         categories=dict(categories),
@@ -162,14 +185,16 @@ async def load_snapshot(conn: asyncpg.Connection) -> Snapshot:
             await list_rules(conn),
             await list_units(conn),
             categories,
+            await load_places(conn),
+            await list_vetoes(conn),
         )
 
     if conn.is_in_transaction():
-        generation, divisions, aliases, rules, units, categories = await read()
+        generation, divisions, aliases, rules, units, categories, places, vetoes = await read()
     else:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            generation, divisions, aliases, rules, units, categories = await read()
-    return build_snapshot(divisions, aliases, rules, units, categories, generation)
+            generation, divisions, aliases, rules, units, categories, places, vetoes = await read()
+    return build_snapshot(divisions, aliases, rules, units, categories, generation, places, vetoes)
 
 
 def decide(snap: Snapshot, order: RouteRequest | Mapping[str, Any] | Any) -> Decision:
@@ -241,6 +266,7 @@ def _place(snap: Snapshot, req: RouteRequest, reasons: list[str]) -> tuple[str |
                     f"note: the address points to {resolver.label(res.code)} ({res.code}); the agent's choice is kept"
                 )
         return agent, 1.0, res
+    ambiguous: Resolution | None = None  # kept for its candidates when nothing resolves
     for source, text, factor in (("address", req.address, 1.0), ("content", req.content, CONTENT_FACTOR)):
         if not text:
             continue
@@ -258,11 +284,12 @@ def _place(snap: Snapshot, req: RouteRequest, reasons: list[str]) -> tuple[str |
         if res.candidates:
             names = "、".join(resolver.label(c) for c in res.candidates)
             reasons.append(f"{source} names {names} but does not say which")
+            ambiguous = ambiguous or res
     if req.address or req.content:
         reasons.append("no known place found in the address or content")
     else:
         reasons.append("no address given")
-    return None, 0.0, None
+    return None, 0.0, ambiguous
 
 
 def _category_text(snap: Snapshot, category: str | None) -> str:

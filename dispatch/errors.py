@@ -12,10 +12,10 @@ from typing import Any
 from hotline.errors import Conflict, InvalidInput, NotFound
 
 
-class DivisionFileError(InvalidInput):
-    """A division CSV is malformed; ``details["problems"]`` lists every problem with its line."""
+class DataFileError(InvalidInput):
+    """A CSV a city loads is malformed; ``details["problems"]`` lists every problem with its line."""
 
-    code = "invalid_division_file"
+    code = "invalid_data_file"
 
     def __init__(self, path: str, problems: list[tuple[int, str]]) -> None:
         shown = "; ".join(f"line {line}: {msg}" for line, msg in problems[:5])
@@ -25,6 +25,22 @@ class DivisionFileError(InvalidInput):
             {"path": path, "problems": [{"line": line, "message": msg} for line, msg in problems]},
         )
         self.problems = problems
+
+
+class DivisionFileError(DataFileError):
+    code = "invalid_division_file"
+
+
+class PlaceFileError(DataFileError):
+    code = "invalid_place_file"
+
+
+class InvalidVeto(InvalidInput):
+    code = "invalid_veto"
+
+
+class VetoNotFound(NotFound):
+    code = "veto_not_found"
 
 
 class InvalidRule(InvalidInput):

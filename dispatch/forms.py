@@ -19,13 +19,13 @@ are never generated: they would match everywhere.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from dispatch.divisions import Division
 
-FormKind = Literal["full", "alias", "variant", "short"]
+FormKind = Literal["full", "alias", "place", "variant", "short"]
 AliasKind = Literal["short", "former", "community", "landmark"]
 ALIAS_KINDS: tuple[AliasKind, ...] = ("short", "former", "community", "landmark")
 
@@ -36,11 +36,14 @@ SHORT_AREA_WEIGHT = 0.85  # district / city short forms (鼓楼, 睢宁, 徐州)
 ALIAS_WEIGHT: dict[str, float] = {"short": 0.85, "former": 0.9, "community": 0.9, "landmark": 0.8}
 # When two divisions share a text, only the best-ranked forms keep it (利国街道 is the full
 # name of one division, so it is not also a suffix variant of 利国镇).
-FORM_RANK: dict[str, int] = {"full": 3, "alias": 2, "variant": 1, "short": 0}
+FORM_RANK: dict[str, int] = {"full": 3, "alias": 2, "place": 2, "variant": 1, "short": 0}
+GENERATED: frozenset[str] = frozenset({"variant", "short"})  # what a city's veto list can take away
 
 STREET_SUFFIXES = ("街道", "镇", "乡")
 # Misspellings and colloquial suffixes for streets and towns: 黄楼街办, 黄楼办事处, 利国乡 ...
-STREET_VARIANT_SUFFIXES = ("街道", "镇", "乡", "街办", "街道办", "办事处", "镇政府", "乡政府")
+STREET_VARIANT_SUFFIXES = (
+    "街道", "镇", "乡", "街办", "街道办", "办事处", "镇政府", "乡政府", "街到", "街倒", "接道", "街导",
+)  # fmt: skip
 AREA_SUFFIXES = ("自治县", "自治州", "地区", "区", "县", "市", "省")
 ABBREVIATIONS = (("经济技术开发区", "经开区"), ("高新技术产业开发区", "高新区"))
 GENERIC_WORDS = frozenset(
@@ -69,9 +72,23 @@ class Form:
     label: str  # what produced it, for reasons: "full name", "short form", "alias (landmark)" ...
 
 
-def normalize(text: str) -> tuple[str, list[int] | None]:
-    """NFKC-fold and drop whitespace. Returns the text and, per kept character, its index in
-    the input — or None when nothing changed (the common case, so no index list is built)."""
+@dataclass(frozen=True, slots=True)
+class Veto:
+    """A generated form a city does not want (胜利 is its word for victory, not 胜利街道).
+    ``division_code`` None vetoes the text for every division."""
+
+    id: int
+    form: str
+    division_code: str | None
+    note: str = ""
+
+
+def normalize(text: str, fold: Callable[[str], str] | None = None) -> tuple[str, list[int] | None]:
+    """NFKC-fold, fold traditional characters (``fold``, one for one) and drop whitespace.
+    Returns the text and, per kept character, its index in the input — or None when no
+    character was dropped or split (the common case, so no index list is built)."""
+    if fold is not None:
+        text = fold(text)
     if unicodedata.is_normalized("NFKC", text) and not any(c.isspace() for c in text):
         return text, None
     out: list[str] = []
@@ -115,6 +132,9 @@ def division_forms(d: Division, generic: frozenset[str] = GENERIC_WORDS) -> list
         split = _base(d.name, AREA_SUFFIXES)
         if split and not d.name.endswith("开发区"):
             short(split[0], SHORT_AREA_WEIGHT)
+            if d.level == "district" and split[1] == "区" and len(split[0]) >= 2:
+                # Most districts were counties (双流县 -> 双流区); callers keep the old name.
+                forms.append(Form(split[0] + "县", d.code, "variant", SHORT_AREA_WEIGHT, "former county name"))
     return forms
 
 
@@ -124,15 +144,24 @@ def alias_forms(a: Alias) -> list[Form]:
 
 
 def build_forms(
-    divisions: Iterable[Division], aliases: Iterable[Alias] = (), generic: frozenset[str] = GENERIC_WORDS
+    divisions: Iterable[Division],
+    aliases: Iterable[Alias] = (),
+    generic: frozenset[str] = GENERIC_WORDS,
+    places: Iterable[Form] = (),
+    vetoes: Iterable[Veto] = (),
 ) -> dict[str, tuple[Form, ...]]:
-    """Every surface text -> the forms that own it (best rank only, one per division)."""
+    """Every surface text -> the forms that own it (best rank only, one per division).
+    ``places`` are gazetteer entries already made into forms (:mod:`dispatch.places`);
+    ``vetoes`` take generated forms away."""
     table: dict[str, dict[str, Form]] = {}
     everything: list[Form] = []
     for d in divisions:
         everything.extend(division_forms(d, generic))
     for a in aliases:
         everything.extend(alias_forms(a))
+    everything.extend(places)
+    vetoed = {(normalize(v.form)[0], v.division_code) for v in vetoes}
+    everything = [f for f in everything if f.kind not in GENERATED or not ({(f.text, None), (f.text, f.code)} & vetoed)]
     for f in everything:
         text, _ = normalize(f.text)
         slot = table.setdefault(text, {})

@@ -19,7 +19,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 
-from hotline import cli_calendar, cli_calls, cli_secrets, cli_users, db, logs, secretbox
+from hotline import cli_calendar, cli_calls, cli_city, cli_secrets, cli_users, db, logs, secretbox
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
@@ -77,11 +77,16 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.seed import DEMO_PASSWORD, seed_demo
+    from hotline.seed import DEMO_PASSWORD, NotTheDemoCity, check_demo_city, seed_demo
 
     csv = Path(args.divisions) if args.divisions else DEFAULT_DIVISIONS
     if not csv.is_file():
         print(f"error: division file not found: {csv}", file=sys.stderr)
+        return 2
+    try:
+        check_demo_city(csv)
+    except NotTheDemoCity as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     result = _on_database(settings, lambda conn: seed_demo(conn, csv))
     print(
@@ -170,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_secrets.add_parser(sub)
     cli_calendar.add_parser(sub)
     cli_calls.add_commands(sub)
+    cli_city.register(sub)
     return parser
 
 

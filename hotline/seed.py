@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from dispatch.divisions import import_divisions
+from dispatch.divisions import import_divisions, read_divisions
 from dispatch.errors import DuplicateRule
 from dispatch.rules import add_rule
 from hotline.auth import create_user
@@ -190,7 +190,25 @@ async def seed_users(conn: asyncpg.Connection) -> int:
     return len(USERS)
 
 
+DEMO_CITY = "320300"  # the demo's agencies, users and rules are 徐州市's
+
+
+class NotTheDemoCity(ValueError):
+    """seed-demo was given another city's divisions: its agencies and users would be 徐州's."""
+
+
+def check_demo_city(divisions_csv: Path) -> None:
+    cities = [d for d in read_divisions(divisions_csv) if d.level == "city"]
+    if [d.code for d in cities] != [DEMO_CITY]:
+        found = "、".join(f"{d.name} ({d.code})" for d in cities) or "no city"
+        raise NotTheDemoCity(
+            f"seed-demo loads 徐州市's demo agencies and users, but {divisions_csv} holds {found}; "
+            f"set another city up with: hotline city init --divisions {divisions_csv} --name NAME"
+        )
+
+
 async def seed_demo(conn: asyncpg.Connection, divisions_csv: Path) -> SeedResult:
+    check_demo_city(divisions_csv)
     async with conn.transaction():
         imported = await import_divisions(conn, divisions_csv)
         city_code = await conn.fetchval("SELECT code FROM divisions WHERE level = 'city' ORDER BY code LIMIT 1")

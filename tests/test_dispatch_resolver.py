@@ -96,7 +96,8 @@ XUZHOU_CASES: list[tuple[str, str | None, float]] = [
     ("铜山街道", "320312009", 1.0),  # not the district 铜山(区)
     ("铜山房村", "320312113", 0.85),
     ("大许镇", "320312118", 1.0),
-    ("汉王", "320312109", 0.75),
+    ("汉王", None, 0.0),  # also an everyday word (jieba: 汉王 228 nz): alone it names no place
+    ("铜山汉王", "320312109", 0.85),  # with its district it is 汉王镇
     # 丰县 320321
     ("丰县中阳里街道", "320321001", 1.0),
     ("丰县欢口", "320321105", 0.85),

@@ -22,6 +22,7 @@ from hotline.api import (
     agency_auth,
     assist,
     calls,
+    city,
     deadlines,
     desktop,
     figures,
@@ -132,6 +133,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
     app.add_routes(routing.routes)
+    app.add_routes(city.routes)
     app.add_routes(calls.routes)
     app.add_routes(units.routes)
     app.add_routes(agency_auth.routes)
