@@ -18,7 +18,7 @@ from typing import TypeVar
 import asyncpg
 from aiohttp import web
 
-from hotline import db, logs
+from hotline import cli_open311, db, logs
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import-divisions", help="load a division CSV (code,name,level,parent_code)")
     imp.add_argument("file")
     imp.set_defaults(fn=cmd_import_divisions)
+    cli_open311.register(sub, _on_database)
     return parser
 
 

@@ -73,7 +73,7 @@ async def verify(request: web.Request) -> Principal:
                 what = "key revoked" if key.revoked_at is not None else "the key's unit is inactive"
                 raise signing.SignatureRefused(signing.Refusal.REVOKED_KEY, what, {"key_id": parts.key_id})
             signing.check_signature([key.secret], parts, request.method, request.raw_path, body)
-            await _claim_nonce(request, parts)
+            await claim_nonce(request, parts)
             await keystore.touch(conn, key)
     except signing.SignatureRefused as exc:
         log.warning(
@@ -85,7 +85,8 @@ async def verify(request: web.Request) -> Principal:
     return Principal(None, f"unit:{key.unit_code}", "handler", key.unit_id, key.unit_name)
 
 
-async def _claim_nonce(request: web.Request, parts: signing.SignedParts) -> None:
+async def claim_nonce(request: web.Request, parts: signing.SignedParts) -> None:
+    """Remember the nonce (shared by every process); refuse it if it was seen."""
     name = f"{NONCE_PREFIX}{parts.key_id}:{parts.nonce}"
     try:
         fresh = await request.app[REDIS].set(name, "1", nx=True, ex=signing.NONCE_TTL_SECONDS)

@@ -23,6 +23,7 @@ from hotline.api import (
     desktop,
     figures,
     health,
+    intake,
     openapi,
     orders,
     outbox,
@@ -38,6 +39,7 @@ from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.config import Settings
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
+from hotline.open311 import http as open311
 from hotline.orders.actions import Services
 
 log = logging.getLogger(__name__)
@@ -109,5 +111,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(deadlines.routes)
     app.add_routes(figures.routes)
+    app.add_routes(intake.routes)
+    app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     return app

@@ -36,7 +36,16 @@ from hotline.orders.notify import live, publish_change
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
 
-__all__ = ["Services", "act", "act_in_transaction", "create_order", "parse_payload", "publish_change", "suggest"]
+__all__ = [
+    "Services",
+    "act",
+    "act_in_transaction",
+    "create_order",
+    "insert_order",
+    "parse_payload",
+    "publish_change",
+    "suggest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,30 +81,41 @@ async def create_order(
     if not principal.is_centre:
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     async with pool.acquire() as conn, conn.transaction():
-        day, seq = await conn.fetchrow(
-            """INSERT INTO order_number_counters (day, last)
-               VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
-               ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
-               RETURNING day, last"""
-        )
-        number = f"{day:%Y%m%d}-{seq:06d}"
-        try:
-            order = await conn.fetchrow(
-                """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
-                       urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                       status, created_by, call_id)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16)
-                   RETURNING *""",
-                number, data.kind, data.category_code, data.title, data.content, data.address,
-                data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-                data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id,
-            )  # fmt: skip
-        except asyncpg.ForeignKeyViolationError as exc:
-            raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
-        await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, data.model_dump())
-    log.info("order created", extra={"order_id": order["id"], "order_number": number, "user_id": principal.user_id})
+        order = await insert_order(conn, principal, data, call_id)
+    log.info(
+        "order created", extra={"order_id": order["id"], "order_number": order["number"], "user_id": principal.user_id}
+    )
     await bus.publish(services.redis, "orders", live(order, "create"))
     return order_view(order, principal)
+
+
+async def insert_order(
+    conn: asyncpg.Connection, principal: Principal, data: m.NewOrder, call_id: int | None = None
+) -> asyncpg.Record:
+    """The order's row and its audit event, inside the caller's transaction (a channel's intake
+    adds its own rows to the same commit); the caller has decided ``principal`` may take it in."""
+    day, seq = await conn.fetchrow(
+        """INSERT INTO order_number_counters (day, last)
+           VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
+           ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
+           RETURNING day, last"""
+    )
+    number = f"{day:%Y%m%d}-{seq:06d}"
+    try:
+        order = await conn.fetchrow(
+            """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
+                   urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
+                   status, created_by, call_id)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16)
+               RETURNING *""",
+            number, data.kind, data.category_code, data.title, data.content, data.address,
+            data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
+            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id,
+        )  # fmt: skip
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
+    await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, data.model_dump())
+    return order
 
 
 def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:
