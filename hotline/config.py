@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Role = Literal["api", "ami", "clock", "outbox"]
+Role = Literal["api", "ami", "clock", "outbox", "sms"]
 
 
 class ConfigError(Exception):
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
-    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox"])
+    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox", "sms"])
     timezone: str = "Asia/Shanghai"
     # Working hours deadlines are counted in, e.g. 08:30-12:00,13:30-17:30.
     work_hours: str = "08:30-12:00,13:30-17:30"
@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     clock_interval: float = Field(default=15.0, gt=0, le=3600)
     # Asterisk nodes, e.g. ami://hotline:secret@10.0.0.5:5038/pbx1,ami://…/pbx2 (see adapters/ami/config.py).
     ami_nodes: str = ""
+    # Citizens' SMS: the HTTP gateway messages are posted to (no URL: the sms role sends nothing),
+    # its bearer token, and the token the gateway sends with inbound messages and receipts.
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_inbound_token: str = ""
+    sms_interval: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("roles", mode="before")
     @classmethod

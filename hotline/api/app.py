@@ -29,6 +29,7 @@ from hotline.api import (
     outbox,
     routing,
     session,
+    sms,
     units,
 )
 from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
@@ -41,6 +42,8 @@ from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
 from hotline.open311 import http as open311
 from hotline.orders.actions import Services
+from hotline.sms.relay import SmsRelay
+from hotline.sms.senders import HttpGateway
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,14 @@ def _outbox_relay(app: web.Application) -> OutboxRelay:
     return OutboxRelay(app[POOL], RelayConfig())
 
 
+def _sms_relay(app: web.Application) -> SmsRelay | None:
+    settings = app[SETTINGS]
+    if not settings.sms_gateway_url:
+        return None
+    gateway = HttpGateway(settings.sms_gateway_url, settings.sms_gateway_token)
+    return SmsRelay(app[POOL], gateway, ZoneInfo(settings.timezone), interval=settings.sms_interval)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
@@ -100,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
     add_worker(app, "ami", _ami_adapter)
     add_worker(app, "clock", _deadline_clock)
     add_worker(app, "outbox", _outbox_relay)
+    add_worker(app, "sms", _sms_relay)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
@@ -112,6 +124,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(deadlines.routes)
     app.add_routes(figures.routes)
     app.add_routes(intake.routes)
+    app.add_routes(sms.routes)
     app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     return app

@@ -73,7 +73,7 @@ async def take_in(pool: asyncpg.Pool, services: actions.Services, sub: Submissio
             seen = await _seen(conn, sub)
             if seen is not None:
                 return seen
-        order = await actions.insert_order(conn, channel_principal(sub.source), sub.order)
+        order = await actions.insert_order(conn, services, channel_principal(sub.source), sub.order)
         decision, suggested = await actions.suggest(conn, services, order)
         intake = await conn.fetchrow(
             """INSERT INTO channel_intakes (order_id, source, open311_client, idempotency_key, request_hash, token,

@@ -35,6 +35,7 @@ from hotline.orders.handlers import HANDLERS, assist_action
 from hotline.orders.notify import live, publish_change
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
+from hotline.sms import notices as sms_notices
 
 __all__ = [
     "Services",
@@ -81,7 +82,7 @@ async def create_order(
     if not principal.is_centre:
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     async with pool.acquire() as conn, conn.transaction():
-        order = await insert_order(conn, principal, data, call_id)
+        order = await insert_order(conn, services, principal, data, call_id)
     log.info(
         "order created", extra={"order_id": order["id"], "order_number": order["number"], "user_id": principal.user_id}
     )
@@ -90,10 +91,11 @@ async def create_order(
 
 
 async def insert_order(
-    conn: asyncpg.Connection, principal: Principal, data: m.NewOrder, call_id: int | None = None
+    conn: asyncpg.Connection, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> asyncpg.Record:
-    """The order's row and its audit event, inside the caller's transaction (a channel's intake
-    adds its own rows to the same commit); the caller has decided ``principal`` may take it in."""
+    """The order's row, its audit event and the citizen's intake SMS, inside the caller's
+    transaction (a channel's intake adds its own rows to the same commit); the caller has
+    decided ``principal`` may take it in."""
     day, seq = await conn.fetchrow(
         """INSERT INTO order_number_counters (day, last)
            VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
@@ -115,6 +117,7 @@ async def insert_order(
     except asyncpg.ForeignKeyViolationError as exc:
         raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
     await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, data.model_dump())
+    await sms_notices.on_intake(conn, services, order, services.clock())
     return order
 
 
@@ -330,4 +333,5 @@ async def finish(conn: asyncpg.Connection, change: Change) -> asyncpg.Record:
     )  # fmt: skip
     for topic, unit_id, payload in change.outbox:
         await store.enqueue(conn, topic, order["id"], unit_id, payload)
+    await sms_notices.after_change(conn, change, updated)
     return updated
