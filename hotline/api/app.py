@@ -19,6 +19,7 @@ from hotline import db
 from hotline.api import (
     agency_auth,
     calls,
+    channel_figures,
     deadlines,
     desktop,
     figures,
@@ -27,6 +28,7 @@ from hotline.api import (
     openapi,
     orders,
     outbox,
+    public,
     routing,
     session,
     sms,
@@ -125,6 +127,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(figures.routes)
     app.add_routes(intake.routes)
     app.add_routes(sms.routes)
+    app.add_routes(public.routes)
+    app.add_routes(channel_figures.routes)
     app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     return app
