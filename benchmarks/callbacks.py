@@ -145,7 +145,16 @@ async def _signed(
     session: aiohttp.ClientSession, base: str, key_id: str, secret: str, method: str, path: str, body: bytes,
     extra: dict[str, str],
 ) -> None:  # fmt: skip
-    headers = {**signing.sign_headers(key_id, secret, method, path, body), "Content-Type": "application/json", **extra}
+    signed = signing.sign_headers(
+        key_id,
+        secret,
+        method,
+        path,
+        body,
+        content_type="application/json",
+        idempotency_key=extra.get("Idempotency-Key", ""),
+    )
+    headers = {**signed, **extra}
     async with session.request(method, URL(base + path, encoded=True), data=body, headers=headers) as r:
         await r.read()
         if r.status != 200:

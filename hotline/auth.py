@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from hotline.errors import Unauthenticated
+from hotline.errors import Locked, Unauthenticated
 
 # Call-centre staff: they take in orders and act for the centre.
 CENTRE_ROLES = frozenset({"agent", "supervisor", "admin"})
@@ -68,7 +68,10 @@ def _token_hash(token: str) -> bytes:
 
 
 async def login(conn: asyncpg.Connection, username: str, password: str, ttl: timedelta) -> tuple[str, datetime]:
-    row = await conn.fetchrow("SELECT id, password_hash, active FROM users WHERE username = $1", username)
+    row = await conn.fetchrow("SELECT id, password_hash, active, locked_at FROM users WHERE username = $1", username)
+    if row is not None and row["locked_at"] is not None:
+        # Said before the password is checked, so a locked account confirms no guess.
+        raise Locked("this account is locked after repeated failed logins; an admin must unlock it")
     ok = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
     if not row or not ok or not row["active"]:
         raise Unauthenticated("wrong username or password")
@@ -82,10 +85,29 @@ async def login(conn: asyncpg.Connection, username: str, password: str, ttl: tim
     return token, expires_at
 
 
+def token_id(token: str) -> str:
+    """A token's public name (hex of its hash): what a logout announces on the bus."""
+    return _token_hash(token).hex()
+
+
+@dataclass(frozen=True)
+class Session:
+    principal: Principal
+    expires_at: datetime
+    # Seconds left, by the database's clock (the one that set expires_at), so a process whose
+    # clock is off still closes a socket when the token runs out.
+    ttl_seconds: float
+
+
 async def authenticate(conn: asyncpg.Connection, token: str) -> Principal:
+    return (await session(conn, token)).principal
+
+
+async def session(conn: asyncpg.Connection, token: str) -> Session:
+    """The token's principal and how long it has left (a socket closes then)."""
     row = await conn.fetchrow(
         """SELECT u.id, u.username, u.role, u.unit_id, u.display_name, u.active, t.expires_at, t.revoked_at,
-                  t.expires_at <= now() AS expired
+                  t.expires_at <= now() AS expired, extract(epoch FROM t.expires_at - now())::float8 AS ttl
              FROM auth_tokens t JOIN users u ON u.id = t.user_id
             WHERE t.token_hash = $1""",
         _token_hash(token),
@@ -98,7 +120,8 @@ async def authenticate(conn: asyncpg.Connection, token: str) -> Principal:
         raise Unauthenticated("token expired", {"expired_at": row["expires_at"].isoformat()})
     if not row["active"]:
         raise Unauthenticated("account disabled")
-    return Principal(row["id"], row["username"], row["role"], row["unit_id"], row["display_name"])
+    principal = Principal(row["id"], row["username"], row["role"], row["unit_id"], row["display_name"])
+    return Session(principal, row["expires_at"], row["ttl"])
 
 
 async def logout(conn: asyncpg.Connection, token: str) -> None:

@@ -17,8 +17,9 @@ from typing import TypeVar
 
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
-from hotline import cli_open311, db, logs
+from hotline import cli_open311, cli_secrets, cli_users, db, logs, secretbox
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
@@ -32,7 +33,11 @@ DEFAULT_TRACE = Path(__file__).resolve().parent / "demo" / "basic.ami"
 
 def _settings_with_servers(settings: Settings):
     emb = ensure_servers(settings.database_url, settings.redis_url, settings.data_dir)
-    return settings.model_copy(update={"database_url": emb.database_url, "redis_url": emb.redis_url}), emb
+    update: dict[str, object] = {"database_url": emb.database_url, "redis_url": emb.redis_url}
+    if settings.database_url is None and settings.secret_key is None:
+        # The embedded set-up keeps its own key, so a laptop's unit secrets are sealed too.
+        update["secret_key"] = SecretStr(secretbox.embedded_key(settings.data_dir))
+    return settings.model_copy(update=update), emb
 
 
 def _on_database(settings: Settings, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -161,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import-divisions", help="load a division CSV (code,name,level,parent_code)")
     imp.add_argument("file")
     imp.set_defaults(fn=cmd_import_divisions)
+    cli_users.add_parser(sub)
+    cli_secrets.add_parser(sub)
     cli_open311.register(sub, _on_database)
     return parser
 
@@ -175,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(settings.log_level, settings.log_json)
     try:
         return args.fn(settings, args)
-    except EmbeddedUnavailable as exc:
+    except (EmbeddedUnavailable, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError) as exc:

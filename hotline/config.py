@@ -7,13 +7,14 @@ embedded server" (see :mod:`hotline.embedded`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, StringConstraints, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Role = Literal["api", "ami", "clock", "outbox", "sms"]
+Role = Literal["api", "ami", "clock", "outbox", "assist", "sms"]
 
 
 class ConfigError(Exception):
@@ -36,7 +37,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
-    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox", "sms"])
+    roles: Annotated[list[Role], NoDecode] = Field(
+        default_factory=lambda: ["api", "ami", "clock", "outbox", "assist", "sms"]
+    )
     timezone: str = "Asia/Shanghai"
     # Working hours deadlines are counted in, e.g. 08:30-12:00,13:30-17:30.
     work_hours: str = "08:30-12:00,13:30-17:30"
@@ -44,6 +47,27 @@ class Settings(BaseSettings):
     clock_interval: float = Field(default=15.0, gt=0, le=3600)
     # Asterisk nodes, e.g. ami://hotline:secret@10.0.0.5:5038/pbx1,ami://…/pbx2 (see adapters/ami/config.py).
     ami_nodes: str = ""
+    # Agent assist (hotline/similar, hotline/hotspots): duplicate windows and hotspot alert rules.
+    repeat_place_days: int = Field(default=7, ge=1, le=90)
+    repeat_content_days: int = Field(default=7, ge=1, le=90)
+    hotspot_window_minutes: int = Field(default=120, ge=5, le=7 * 24 * 60)
+    hotspot_floor: int = Field(default=5, ge=2, le=10_000)
+    hotspot_multiple: float = Field(default=3.0, ge=1.0, le=100.0)
+    hotspot_weeks: int = Field(default=4, ge=1, le=26)
+    hotspot_interval: float = Field(default=60.0, gt=0, le=3600)
+    # The deployment's name on a shared Redis: every channel and key starts hotline:{instance}:.
+    # Unset: the database's name, so two deployments on one Redis stay apart by default.
+    instance: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
+    # Login throttle: failures allowed per username and per client address in the window,
+    # and failures per username after which the account is locked until an admin unlocks it.
+    login_window_seconds: int = Field(default=300, ge=1, le=86400)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(default=30, ge=1, le=100000)
+    login_lockout_failures: int = Field(default=20, ge=1, le=100000)
+    # Fernet key sealing unit HMAC secrets at rest (hotline secrets new-key); see hotline.secretbox.
+    secret_key: SecretStr | None = None
+    # Agency webhook URLs may point at loopback or private networks only when this is true.
+    webhook_allow_private: bool = False
     # Citizens' SMS: the HTTP gateway messages are posted to (no URL: the sms role sends nothing),
     # its bearer token, and the token the gateway sends with inbound messages and receipts.
     sms_gateway_url: str = ""
@@ -99,6 +123,16 @@ class Settings(BaseSettings):
         if v and not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return v or None
+
+
+def instance_name(settings: Settings) -> str:
+    """HOTLINE_INSTANCE, else the database's name (safe characters only), else "default"."""
+    if settings.instance:
+        return settings.instance
+    from urllib.parse import urlsplit
+
+    name = urlsplit(settings.database_url or "").path.lstrip("/")
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64] or "default"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -18,6 +18,8 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        # Response headers the error needs (Retry-After on a 429).
+        self.headers: dict[str, str] = {}
 
     def to_json(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
@@ -74,6 +76,18 @@ class StaleVersion(Conflict):
 
 class DuplicateKey(Conflict):
     code = "duplicate"
+
+
+class Locked(ApiError):
+    status, code = 423, "account_locked"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"retry_after_seconds": retry_after, **(details or {})})
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class ServiceUnavailable(ApiError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,11 +14,15 @@ from hotline.api.app import create_app
 from hotline.config import Settings
 from hotline.seed import DEMO_PASSWORD
 
+# This test run's name on the shared Redis: its channels and keys never meet a server's or another run's.
+TEST_INSTANCE = f"test-{os.getpid()}"
+
 
 @asynccontextmanager
 async def running_server(database_url: str, redis_url: str, **settings: Any) -> AsyncIterator[str]:
     """The API alone unless ``roles`` says otherwise: tests start the workers they exercise."""
     settings.setdefault("roles", ["api"])
+    settings.setdefault("instance", TEST_INSTANCE)
     app = create_app(Settings(database_url=database_url, redis_url=redis_url, **settings))
     runner = web.AppRunner(app)
     await runner.setup()

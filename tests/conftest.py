@@ -18,9 +18,11 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from hotline import db
+from hotline import bus, db
 from hotline.cli import DEFAULT_DIVISIONS
 from hotline.embedded import Embedded, ensure_servers
+from tests.api_helpers import TEST_INSTANCE
+from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -124,7 +126,7 @@ def redis_url(servers: Embedded) -> str:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url, decode_responses=True)
+    client = bus.connect(redis_url, TEST_INSTANCE)
     await client.flushdb()
     yield client
     await client.aclose()
@@ -145,3 +147,12 @@ async def _fail_on_loop_errors() -> AsyncIterator[None]:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     return SHARED_COPY
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own that it may stop and restart."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -11,6 +11,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from adapters.ami.replay import ReplayServer
+from hotline import bus
 from tests.ami_helpers import SECRET, USER, calls, replay_into, trace
 
 CITIZEN_0 = "13576397250"  # basic.ami's first call, answered by Agent 1001
@@ -64,7 +65,7 @@ async def test_answered_calls_pop_on_the_agents_desktop(
     await _orders(pool, "13900000000", 1, 100)  # someone else's
 
     pubsub = redis.pubsub()
-    await pubsub.subscribe(f"hotline:desktop:{by_interface}", f"hotline:desktop:{by_name}")
+    await pubsub.subscribe(bus.channel(redis, f"desktop:{by_interface}"), bus.channel(redis, f"desktop:{by_name}"))
     t = trace(shared_dir, "basic")
     adapter = await replay_into(pool, redis, ReplayServer(t, username=USER, secret=SECRET))
     got = await _drain(pubsub)
@@ -72,8 +73,8 @@ async def test_answered_calls_pop_on_the_agents_desktop(
 
     connects = t.events("AgentConnect")
     expected = {
-        f"hotline:desktop:{by_interface}": sorted(m.get("Linkedid") for m in connects if m.get("Interface") == "Local/1001@agents/n"),
-        f"hotline:desktop:{by_name}": sorted(m.get("Linkedid") for m in connects if m.get("MemberName") == "Agent 1002"),
+        bus.channel(redis, f"desktop:{by_interface}"): sorted(m.get("Linkedid") for m in connects if m.get("Interface") == "Local/1001@agents/n"),
+        bus.channel(redis, f"desktop:{by_name}"): sorted(m.get("Linkedid") for m in connects if m.get("MemberName") == "Agent 1002"),
     }  # fmt: skip
     for channel, linkedids in expected.items():
         assert sorted(e["call"]["linkedid"] for c, e in got if c == channel) == linkedids

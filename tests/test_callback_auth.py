@@ -14,6 +14,7 @@ import pytest
 from adapters.webhook import signing
 from hotline.agency import keystore
 from tests.api_helpers import Client
+from tests.redis_server import RedisServer
 from tests.webhook_helpers import SignedClient, UnitKey, assert_error, callback_server, dispatched, issue_key
 
 
@@ -73,9 +74,11 @@ REFUSALS = [
     ({"key_id": "hk_00000000000000ff"}, "unknown_key"),
     ({"drop": (signing.NONCE_HEADER,)}, "missing_header"),
     ({"drop": (signing.SIGNATURE_HEADER,)}, "missing_header"),
-    ({"headers": {signing.TIMESTAMP_HEADER: "yesterday"}}, "bad_timestamp"),
+    ({"unsigned": {signing.TIMESTAMP_HEADER: "yesterday"}}, "bad_timestamp"),
     ({"nonce": "short"}, "bad_nonce"),
-    ({"headers": {signing.SIGNATURE_HEADER: "not-hex"}}, "bad_signature"),
+    ({"unsigned": {signing.SIGNATURE_HEADER: "not-hex"}}, "bad_signature"),
+    ({"unsigned": {"Idempotency-Key": "another-key-for-the-same-request"}}, "bad_signature"),
+    ({"unsigned": {"Content-Type": "text/plain"}}, "bad_signature"),
 ]
 
 
@@ -188,7 +191,27 @@ async def test_bearer_tokens_of_handlers_work_on_the_same_endpoints(env: Env) ->
     assert status == 401 and body["error"]["code"] == "unauthenticated"
 
 
-async def test_without_redis_signed_requests_are_refused_not_let_through(
+async def test_a_replay_after_redis_restarted_empty_is_refused(seeded_pool: asyncpg.Pool, seeded_database_url: str,
+                                                             own_redis: RedisServer) -> None:  # fmt: skip
+    key = await issue_key(seeded_pool, "city.cgj")
+    oid, aid = await dispatched(seeded_pool)
+    path = f"/api/units/me/assignments/{aid}/notes"
+    captured = {"nonce": signing.new_nonce(), "now": time.time(), "idempotency_key": "captured-key-1"}
+    async with callback_server(seeded_database_url, own_redis.url) as base, aiohttp.ClientSession() as session:
+        client = SignedClient(session, base, key.key_id, key.secret)
+        first = await client.post(path, {"note": "已联系"}, **captured)
+        assert first.status == 200, first.body
+        own_redis.restart()  # the fast path has forgotten every nonce
+        again = await client.post(path, {"note": "已联系"}, **captured)
+        assert assert_error(again, 401, "signature_rejected")["details"]["reason"] == "nonce_reused"
+        # The same capture under a fresh key: the key is signed, so it no longer verifies.
+        rekeyed = await client.post(path, {"note": "已联系"}, **captured, unsigned={"Idempotency-Key": "fresh-key-2"})
+        assert assert_error(rekeyed, 401, "signature_rejected")["details"]["reason"] == "bad_signature"
+    notes = await seeded_pool.fetchval("SELECT count(*) FROM audit_events WHERE order_id = $1 AND action = 'note'", oid)
+    assert notes == 1
+
+
+async def test_with_redis_down_postgres_still_refuses_replays(
     seeded_pool: asyncpg.Pool, seeded_database_url: str
 ) -> None:
     key = await issue_key(seeded_pool, "city.cgj")
@@ -196,5 +219,9 @@ async def test_without_redis_signed_requests_are_refused_not_let_through(
         callback_server(seeded_database_url, "redis://127.0.0.1:1/0") as base,
         aiohttp.ClientSession() as session,
     ):
-        r = await SignedClient(session, base, key.key_id, key.secret).get("/api/units/me")
-    assert_error(r, 503, "replay_check_unavailable")
+        client = SignedClient(session, base, key.key_id, key.secret)
+        nonce = signing.new_nonce()
+        assert (await client.get("/api/units/me", nonce=nonce)).status == 200
+        r = await client.get("/api/units/me", nonce=nonce)
+    assert assert_error(r, 401, "signature_rejected")["details"]["reason"] == "nonce_reused"
+    assert await seeded_pool.fetchval("SELECT count(*) FROM signed_nonces WHERE key_id = $1", key.key_id) == 1

@@ -26,6 +26,9 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("REDIS_URL", "http://x", "REDIS_URL"),
         ("HOTLINE_ROLES", "api,dance", "roles"),
         ("HOTLINE_LOG_LEVEL", "LOUD", "log_level"),
+        ("HOTLINE_HOTSPOT_FLOOR", "1", "hotspot_floor"),
+        ("HOTLINE_HOTSPOT_MULTIPLE", "0.5", "hotspot_multiple"),
+        ("HOTLINE_REPEAT_PLACE_DAYS", "0", "repeat_place_days"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_name(

@@ -71,7 +71,7 @@ async def test_reminders_go_to_the_units_system_and_the_live_bus(seeded_pool, re
     [oid] = await dispatch(seeded_pool, services)
     cgj = await unit_id(seeded_pool, "city.cgj")
     pubsub = redis.pubsub()
-    await pubsub.subscribe(bus.channel(f"unit:{cgj}"), bus.channel("deadlines"))
+    await pubsub.subscribe(bus.channel(redis, f"unit:{cgj}"), bus.channel(redis, "deadlines"))
     await pubsub.get_message(timeout=1)
     await pubsub.get_message(timeout=1)
     assert await DeadlineClock(seeded_pool, redis).tick(later(hours=2)) == 1  # warning superseded by overdue

@@ -506,3 +506,15 @@ async def test_every_number_has_its_rows(seeded_pool: asyncpg.Pool, data: Data, 
                 for side, count in (("numerator", numerator), ("denominator", denominator)):
                     listed = await _drill_all(conn, metric, side, group, key)
                     assert listed == row.counts[count], (metric, side, row.key)
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+async def test_csv_cells_cannot_be_formulas(seeded_pool: asyncpg.Pool, data: Data, start: str) -> None:
+    name = f'{start}HYPERLINK("http://evil.example/","click")'
+    await seeded_pool.execute("UPDATE units SET name = $1, code = $2 WHERE code = 'city.cgj'", name, start + "cgj")
+    async with seeded_pool.acquire() as conn:
+        body = figures_csv(await figures(conn, OCTOBER, "unit"))
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    [row] = [r for r in rows if r[1].endswith('HYPERLINK("http://evil.example/","click")')]
+    assert row[0] == "'" + start + "cgj" and row[1] == "'" + name
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r)

@@ -8,7 +8,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from hotline.errors import ApiError, Forbidden, InvalidInput, InvalidTransition, StaleVersion
+from hotline.errors import ApiError, Forbidden, InvalidInput, InvalidTransition, NotFound, StaleVersion
 from hotline.orders.states import RULES, Action, Status
 from tests.orders_helpers import do, new_order, order_at, unit_id
 
@@ -135,8 +135,16 @@ async def test_every_refused_transition_changes_nothing(seeded_pool: asyncpg.Poo
                 "SELECT count(*) FROM assignments WHERE order_id = $1 AND status IN ('dispatched','signed','replied')",
                 order["id"],
             )
-            # The unit with no open assignment is refused as a stranger (403), everyone else on state (409).
-            if actor == "cgj" and not open_assignment:
+            ever = await seeded_pool.fetchval(
+                "SELECT count(*) FROM assignments a JOIN units u ON u.id = a.unit_id"
+                " WHERE a.order_id = $1 AND u.code = 'city.cgj'",
+                order["id"],
+            )
+            # A unit with no part in the order is told it does not exist (404), one whose assignment
+            # is closed is refused as a stranger (403), everyone else on state (409).
+            if actor == "cgj" and not ever:
+                assert isinstance(exc.value, NotFound), (action, status, exc.value)
+            elif actor == "cgj" and not open_assignment:
                 assert isinstance(exc.value, Forbidden), (action, status, exc.value)
             else:
                 assert isinstance(exc.value, InvalidTransition), (action, status, exc.value)
@@ -176,7 +184,7 @@ async def test_two_concurrent_signs_without_version_one_wins(seeded_pool: asyncp
 
 async def test_a_unit_not_assigned_cannot_act_and_the_centre_cannot_act_as_a_unit(seeded_pool: asyncpg.Pool) -> None:
     order = await order_at(seeded_pool, "dispatched")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # not its order: as if there were none
         await do(seeded_pool, "huanglou", order["id"], Action.SIGN)
     with pytest.raises(Forbidden):
         await do(seeded_pool, "agent1001", order["id"], Action.SIGN)

@@ -135,7 +135,7 @@ async def test_hub_is_told_which_street_office_to_send_down_to(anon: Client, see
     order_body = {**NOISE, "address": "鼓楼区黄楼街道中山北路88号"}
     _, order = await agent.request("POST", "/api/orders", json=order_body)
     status, body = await hub_handler.request("GET", f"/api/orders/{order['id']}/route")
-    assert_error(status, body, 403, "forbidden")  # not the hub's order yet
+    assert_error(status, body, 404, "not_found")  # not the hub's order yet: as if there were none
     await agent.request("POST", f"/api/orders/{order['id']}/actions/dispatch", json={"unit_id": hub})
     status, body = await hub_handler.request("GET", f"/api/orders/{order['id']}/route")
     assert status == 200 and body["dispatch_to_unit_id"] == street, body

@@ -60,16 +60,19 @@ class SignedClient:
         secret: str | None = None,
         key_id: str | None = None,
         headers: dict[str, str] | None = None,
+        unsigned: dict[str, str] | None = None,
         drop: tuple[str, ...] = (),
     ) -> Reply:
         data = raw if raw is not None else (b"" if body is None else json.dumps(body, ensure_ascii=False).encode())
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if method == "POST" and idempotency_key is not None:
+            h["Idempotency-Key"] = self.new_key() if idempotency_key == AUTO else idempotency_key
         signed = signing.sign_headers(
             key_id or self.key_id, secret or self.secret, method, sign_path or path,
             data if sign_body is None else sign_body, now=now, nonce=nonce,
+            content_type=h["Content-Type"], idempotency_key=h.get("Idempotency-Key", ""),
         )  # fmt: skip
-        h = {**signed, "Content-Type": "application/json", **(headers or {})}
-        if method == "POST" and idempotency_key is not None:
-            h["Idempotency-Key"] = self.new_key() if idempotency_key == AUTO else idempotency_key
+        h = {**h, **signed, **(unsigned or {})}  # unsigned: changed after signing, as a tamperer would
         for name in drop:
             h.pop(name, None)
         url = URL(self.base + path, encoded=True)

@@ -84,9 +84,21 @@ class ScreenPop:
                 "SELECT id FROM calls WHERE node = $1 AND linkedid = $2", call.node, call.linkedid
             )
         receivers = await publish(self._redis, f"desktop:{user_id}", screen_pop_event(call, history, call_id))
+        if receivers and call.caller_number:
+            await self._log_look(user_id, call_id)
         self.published += 1
         log.info(
             "screen-pop published",
             extra={**call.log_extra(), "user_id": user_id, "receivers": receivers, "history": len(history)},
         )
         return receivers
+
+    async def _log_look(self, user_id: int, call_id: int | None) -> None:
+        """The agent's desktop showed the caller's number: on the access log, like any response."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO personal_data_access (user_id, unit_id, username, call_id, fields, method, route)
+                   SELECT id, unit_id, username, $2, ARRAY['caller_number', 'caller_name'], 'WS', $3
+                   FROM users WHERE id = $1""",
+                user_id, call_id, "/api/desktop/ws (screen-pop)",
+            )  # fmt: skip

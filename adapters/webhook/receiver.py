@@ -1,6 +1,7 @@
 """A reference receiver: what an agency system does with our pushes, in ~100 lines.
 
-1. Verify the signature (same scheme as callbacks: ``adapters.webhook.signing``): the
+1. Verify the signature (same scheme as callbacks: ``adapters.webhook.signing``; it covers the
+   Content-Type and Idempotency-Key headers as sent): the
    key id names the secret; refuse a stale or future timestamp and a nonce seen before.
 2. Deduplicate on ``X-Hotline-Delivery``: the relay delivers at least once, so the same
    delivery can arrive again (after a timeout, a crash, a lost answer). Store it once.

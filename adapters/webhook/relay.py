@@ -31,8 +31,11 @@ from yarl import URL
 from adapters.webhook import signing
 from adapters.webhook.config import RelayConfig
 from hotline.agency import idempotency
+from hotline.agency.keystore import CLEAR
+from hotline.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
+PUSH_CONTENT_TYPE = "application/json; charset=utf-8"
 
 ORIGINAL_URL_HEADER = "X-Hotline-Original-Url"
 _ERROR_TEXT = 500  # characters of an error kept in the row
@@ -65,8 +68,11 @@ def backoff(config: RelayConfig, attempt: int, rng: random.Random) -> float:
 class OutboxRelay:
     """A worker: ``await start()`` runs it in the background, ``await stop()`` ends it."""
 
-    def __init__(self, pool: asyncpg.Pool, config: RelayConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, config: RelayConfig, *, rng: random.Random | None = None, box: SecretBox = CLEAR
+    ) -> None:
         self.pool = pool
+        self.box = box  # opens the units' sealed secrets
         self.config = config
         self._rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
@@ -213,7 +219,12 @@ class OutboxRelay:
                    WHERE u.id = ANY($1::bigint[])""",
                 list(unit_ids),
             )
-        return {r["id"]: Target(r["webhook_url"], r["key_id"], r["secret"], r["code"]) for r in rows}
+        return {
+            r["id"]: Target(
+                r["webhook_url"], r["key_id"], self.box.open(r["secret"]) if r["secret"] else None, r["code"]
+            )
+            for r in rows
+        }
 
     async def _mark(self, row: asyncpg.Record, attempt: Attempt) -> str:
         """Record an attempt's outcome, if the lease is still ours; returns the row's new status."""
@@ -302,8 +313,9 @@ class OutboxRelay:
         body = json.dumps(self.envelope(row, target), ensure_ascii=False, default=str).encode()
         parsed = URL(url)
         headers = {
-            **signing.sign_headers(target.key_id, target.secret, "POST", parsed.raw_path_qs, body),
-            "Content-Type": "application/json; charset=utf-8",
+            **signing.sign_headers(
+                target.key_id, target.secret, "POST", parsed.raw_path_qs, body, content_type=PUSH_CONTENT_TYPE
+            ),
             signing.DELIVERY_HEADER: str(row["delivery_id"]),
             signing.TOPIC_HEADER: row["topic"],
             signing.ATTEMPT_HEADER: str(row["attempts"]),

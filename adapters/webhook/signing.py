@@ -9,15 +9,19 @@ A request carries four headers::
     X-Hotline-Nonce:      16–64 characters [A-Za-z0-9_-], never reused
     X-Hotline-Signature:  lowercase hex HMAC-SHA256(secret, canonical)
 
-where ``canonical`` is these six lines joined by ``\\n`` (no trailing newline)::
+where ``canonical`` is these eight lines joined by ``\\n`` (no trailing newline)::
 
     HOTLINE-HMAC-SHA256
     POST                              the method, upper case
     /api/units/me/assignments?x=1     the path with its query string, exactly as sent
     1767225600                        the timestamp header
     3f9a0c...                         the nonce header
+    application/json                  the Content-Type header as sent ("" when none)
+    7c1e...                           the Idempotency-Key header as sent ("" when none)
     e3b0c442...                       lowercase hex SHA-256 of the body bytes (of b"" when none)
 
+Signing the Idempotency-Key means a captured request cannot be resent as a new one under
+a fresh key; signing the Content-Type means its body cannot be re-read as another type.
 The receiver refuses a timestamp more than five minutes from its clock and a nonce it has
 seen within that window (so it remembers nonces for twice the window).
 """
@@ -35,6 +39,8 @@ from enum import StrEnum
 
 SCHEME = "HOTLINE-HMAC-SHA256"
 KEY_HEADER = "X-Hotline-Key"
+CONTENT_TYPE_HEADER = "Content-Type"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 TIMESTAMP_HEADER = "X-Hotline-Timestamp"
 NONCE_HEADER = "X-Hotline-Nonce"
 SIGNATURE_HEADER = "X-Hotline-Signature"
@@ -78,12 +84,27 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def canonical(method: str, path_qs: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    return "\n".join((SCHEME, method.upper(), path_qs, timestamp, nonce, body_digest(body))).encode()
+@dataclass(frozen=True)
+class Signed:
+    """What the signature covers besides the secret."""
+
+    method: str
+    path_qs: str
+    timestamp: str
+    nonce: str
+    content_type: str
+    idempotency_key: str
+    body: bytes
 
 
-def signature(secret: str, method: str, path_qs: str, timestamp: str, nonce: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), canonical(method, path_qs, timestamp, nonce, body), hashlib.sha256).hexdigest()
+def canonical(s: Signed) -> bytes:
+    lines = (SCHEME, s.method.upper(), s.path_qs, s.timestamp, s.nonce, s.content_type, s.idempotency_key,
+             body_digest(s.body))  # fmt: skip
+    return "\n".join(lines).encode()
+
+
+def signature(secret: str, signed: Signed) -> str:
+    return hmac.new(secret.encode(), canonical(signed), hashlib.sha256).hexdigest()
 
 
 def new_nonce() -> str:
@@ -97,18 +118,27 @@ def sign_headers(
     path_qs: str,
     body: bytes,
     *,
+    content_type: str = "",
+    idempotency_key: str = "",
     now: float | None = None,
     nonce: str | None = None,
 ) -> dict[str, str]:
-    """The four headers for one request."""
+    """The headers for one request: the four signing headers, and Content-Type and
+    Idempotency-Key when given (send them exactly as signed)."""
     ts = str(int(time.time() if now is None else now))
     nonce = nonce or new_nonce()
-    return {
+    signed = Signed(method, path_qs, ts, nonce, content_type, idempotency_key, body)
+    headers = {
         KEY_HEADER: key_id,
         TIMESTAMP_HEADER: ts,
         NONCE_HEADER: nonce,
-        SIGNATURE_HEADER: signature(secret, method, path_qs, ts, nonce, body),
+        SIGNATURE_HEADER: signature(secret, signed),
     }
+    if content_type:
+        headers[CONTENT_TYPE_HEADER] = content_type
+    if idempotency_key:
+        headers[IDEMPOTENCY_HEADER] = idempotency_key
+    return headers
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,8 @@ class SignedParts:
     timestamp: str
     nonce: str
     signature: str
+    content_type: str = ""
+    idempotency_key: str = ""
 
 
 def read_headers(headers: Mapping[str, str], *, now: float | None = None) -> SignedParts:
@@ -144,19 +176,24 @@ def read_headers(headers: Mapping[str, str], *, now: float | None = None) -> Sig
     nonce = headers[NONCE_HEADER].strip()
     if not _NONCE.match(nonce):
         raise SignatureRefused(Refusal.BAD_NONCE, f"{NONCE_HEADER} must be 16–64 characters of [A-Za-z0-9_-]")
-    return SignedParts(headers[KEY_HEADER].strip(), ts, nonce, headers[SIGNATURE_HEADER].strip().lower())
+    return SignedParts(
+        headers[KEY_HEADER].strip(), ts, nonce, headers[SIGNATURE_HEADER].strip().lower(),
+        headers.get(CONTENT_TYPE_HEADER, ""), headers.get(IDEMPOTENCY_HEADER, ""),
+    )  # fmt: skip
 
 
 def check_signature(secrets_: list[str], parts: SignedParts, method: str, path_qs: str, body: bytes) -> None:
     """Refuse unless the signature matches one of ``secrets_`` (compared in constant time)."""
     if _HEX_SIGNATURE.match(parts.signature):
         given = parts.signature.encode()
+        signed = Signed(method, path_qs, parts.timestamp, parts.nonce, parts.content_type, parts.idempotency_key, body)
         for secret in secrets_:
-            expected = signature(secret, method, path_qs, parts.timestamp, parts.nonce, body).encode()
+            expected = signature(secret, signed).encode()
             if hmac.compare_digest(expected, given):
                 return
     raise SignatureRefused(
         Refusal.BAD_SIGNATURE,
-        "signature does not match: sign method, path with query, timestamp, nonce and sha256(body)",
+        "signature does not match: sign method, path with query, timestamp, nonce, Content-Type, "
+        "Idempotency-Key and sha256(body)",
         {"key_id": parts.key_id, "method": method.upper(), "path": path_qs},
     )

@@ -14,12 +14,12 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from hotline import cursors
+from hotline import audience, cursors
 from hotline.agency.errors import UnitsOnly
 from hotline.auth import Principal
 from hotline.errors import NotFound
 from hotline.orders.assignment_states import AssignmentStatus
-from hotline.orders.views import order_view, row_dict
+from hotline.orders.views import row_dict
 
 VISIBLE_UNITS = "SELECT id FROM units WHERE id = $1 OR parent_id = $1"
 
@@ -57,8 +57,10 @@ def require_unit(principal: Principal) -> int:
 
 
 def assignment_view(a: asyncpg.Record, order: asyncpg.Record, viewer: Principal) -> dict[str, Any]:
+    """The assignment and its order as its unit sees it through this assignment (lead, assisting,
+    or let go: see hotline.audience)."""
     out = {k: v for k, v in row_dict(a).items() if k in ASSIGNMENT_FIELDS}
-    shown = order_view(order, viewer)
+    shown = audience.order_view(order, audience.of_assignment(a, viewer.unit_id))
     out["order"] = {k: shown.get(k) for k in ORDER_FIELDS}
     return out
 
@@ -120,5 +122,6 @@ async def get_assignment(
                WHERE order_id = $1 AND assignment_id = $2 AND action = ANY($3::text[]) ORDER BY id""",
             a["order_id"], a["id"], list(UNIT_EVENTS),
         )  # fmt: skip
-        out["events"] = [row_dict(e) for e in events]
+        who = audience.of_assignment(a, principal.unit_id)
+        out["events"] = [audience.event_view(e, order, who) for e in events]
     return out

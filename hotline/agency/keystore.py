@@ -16,10 +16,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from hotline.errors import NotFound
+from hotline.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
 MAX_ACTIVE = 2
+# Without HOTLINE_SECRET_KEY secrets are stored as issued (see hotline.secretbox).
+CLEAR = SecretBox()
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)  # 43 characters, 256 bits
 
 
-async def create_key(conn: asyncpg.Connection, unit_id: int, created_by: int | None = None) -> IssuedKey:
+async def create_key(
+    conn: asyncpg.Connection, unit_id: int, created_by: int | None = None, box: SecretBox = CLEAR
+) -> IssuedKey:
     """Issue a key for ``unit_id``; when the unit already holds MAX_ACTIVE, revoke the oldest.
     The admin helper behind ``POST /api/admin/units/{unit_id}/keys``."""
     async with conn.transaction():
@@ -74,7 +79,7 @@ async def create_key(conn: asyncpg.Connection, unit_id: int, created_by: int | N
                VALUES ($1, $2, $3, $4, clock_timestamp()) RETURNING created_at""",
             key_id,
             unit_id,
-            secret,
+            box.seal(secret),
             created_by,
         )
     log.info("unit key issued", extra={"unit_id": unit_id, "key_id": key_id, "revoked": to_revoke})
@@ -112,7 +117,7 @@ async def list_keys(conn: asyncpg.Connection, unit_id: int) -> list[dict[str, ob
     ]
 
 
-async def lookup(conn: asyncpg.Connection, key_id: str) -> UnitKey | None:
+async def lookup(conn: asyncpg.Connection, key_id: str, box: SecretBox = CLEAR) -> UnitKey | None:
     row = await conn.fetchrow(
         """SELECT k.key_id, k.secret, k.unit_id, k.revoked_at, k.last_used_at, u.code, u.name, u.active
            FROM unit_keys k JOIN units u ON u.id = k.unit_id WHERE k.key_id = $1""",
@@ -121,7 +126,7 @@ async def lookup(conn: asyncpg.Connection, key_id: str) -> UnitKey | None:
     if row is None:
         return None
     return UnitKey(
-        row["key_id"], row["secret"], row["unit_id"], row["code"], row["name"], row["active"], row["revoked_at"],
+        row["key_id"], box.open(row["secret"]), row["unit_id"], row["code"], row["name"], row["active"], row["revoked_at"],
         row["last_used_at"],
     )  # fmt: skip
 
@@ -140,11 +145,11 @@ async def touch(conn: asyncpg.Connection, key: UnitKey) -> None:
     )
 
 
-async def signing_key(conn: asyncpg.Connection, unit_id: int) -> tuple[str, str] | None:
+async def signing_key(conn: asyncpg.Connection, unit_id: int, box: SecretBox = CLEAR) -> tuple[str, str] | None:
     """(key_id, secret) of the unit's newest active key: what pushes to it are signed with."""
     row = await conn.fetchrow(
         """SELECT key_id, secret FROM unit_keys WHERE unit_id = $1 AND revoked_at IS NULL
            ORDER BY created_at DESC, key_id LIMIT 1""",
         unit_id,
     )
-    return (row["key_id"], row["secret"]) if row else None
+    return (row["key_id"], box.open(row["secret"])) if row else None

@@ -6,31 +6,36 @@ role ``handler`` and the key's unit. Signed requests are accepted only on the un
 callback API (``/api/units/me``); bearer tokens keep working there too.
 
 Checks, cheapest first: headers present and well formed, timestamp within five minutes,
-key known and active, signature (constant-time compare), then the nonce, claimed in
-Redis with SET NX so every process shares one replay memory. Each refusal is a 401 whose
-``details.reason`` names the check (``stale_timestamp``, ``nonce_reused``, ...). If Redis
-is down, signed requests are refused with 503 rather than let a replay through.
+key known and active, signature (constant-time compare; it covers the Idempotency-Key and
+Content-Type too), then the nonce: claimed in Redis with SET NX (the fast path every
+process shares) and recorded in PostgreSQL (``signed_nonces``) for the timestamp window,
+so a replay is refused even after Redis restarted empty or while it is down. Each refusal
+is a 401 whose ``details.reason`` names the check (``stale_timestamp``, ``nonce_reused``,
+...). If PostgreSQL cannot record the nonce, the request fails rather than risk a replay.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+import asyncpg
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from adapters.webhook import signing
+from hotline import bus
 from hotline.agency import keystore
 from hotline.api.body import json_response, path_id
-from hotline.api.keys import POOL, REDIS
+from hotline.api.keys import POOL, REDIS, SECRETS
 from hotline.api.middleware import ADMINS, require_role
 from hotline.auth import Principal
-from hotline.errors import NotFound, ServiceUnavailable, Unauthenticated
+from hotline.errors import NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 SIGNED_PREFIX = "/api/units/me"
-NONCE_PREFIX = "hotline:nonce:"
 # The key id a signed request was verified with; absent for bearer-token requests.
 SIGNED_KEY = web.RequestKey("signed_key_id", str)
 
@@ -39,10 +44,6 @@ class SignatureRejected(Unauthenticated):
     """A signed request failed a check; ``details.reason`` is a ``signing.Refusal`` value."""
 
     code = "signature_rejected"
-
-
-class ReplayCheckUnavailable(ServiceUnavailable):
-    code = "replay_check_unavailable"
 
 
 def is_signed(request: web.Request) -> bool:
@@ -66,14 +67,14 @@ async def verify(request: web.Request) -> Principal:
         parts = signing.read_headers(request.headers)
         body = await request.read()
         async with request.app[POOL].acquire() as conn:
-            key = await keystore.lookup(conn, parts.key_id)
+            key = await keystore.lookup(conn, parts.key_id, request.app[SECRETS])
             if key is None:
                 raise signing.SignatureRefused(signing.Refusal.UNKNOWN_KEY, "unknown key", {"key_id": parts.key_id})
             if key.revoked_at is not None or not key.unit_active:
                 what = "key revoked" if key.revoked_at is not None else "the key's unit is inactive"
                 raise signing.SignatureRefused(signing.Refusal.REVOKED_KEY, what, {"key_id": parts.key_id})
             signing.check_signature([key.secret], parts, request.method, request.raw_path, body)
-            await claim_nonce(request, parts)
+            await claim_nonce(request, conn, parts)
             await keystore.touch(conn, key)
     except signing.SignatureRefused as exc:
         log.warning(
@@ -85,20 +86,38 @@ async def verify(request: web.Request) -> Principal:
     return Principal(None, f"unit:{key.unit_code}", "handler", key.unit_id, key.unit_name)
 
 
-async def claim_nonce(request: web.Request, parts: signing.SignedParts) -> None:
-    """Remember the nonce (shared by every process); refuse it if it was seen."""
-    name = f"{NONCE_PREFIX}{parts.key_id}:{parts.nonce}"
-    try:
-        fresh = await request.app[REDIS].set(name, "1", nx=True, ex=signing.NONCE_TTL_SECONDS)
-    except Exception as exc:
-        log.error("nonce store unreachable", extra={"key_id": parts.key_id, "error": type(exc).__name__})
-        raise ReplayCheckUnavailable(
-            "replay protection is unavailable; retry shortly", {"retry_after_seconds": 5}
-        ) from None
-    if not fresh:
+async def claim_nonce(request: web.Request, conn: asyncpg.Connection, parts: signing.SignedParts) -> None:
+    """Refuse a nonce seen before (Redis fast path, PostgreSQL durable claim); the intake API uses it too."""
+    if not await _claim_in_redis(request.app[REDIS], parts) or not await _claim_in_postgres(conn, parts):
         raise signing.SignatureRefused(
             signing.Refusal.REPLAYED, "nonce already used; sign every request with a new nonce", {"nonce": parts.nonce}
         )
+
+
+async def _claim_in_redis(redis: aioredis.Redis, parts: signing.SignedParts) -> bool:
+    """False when Redis has seen the nonce; True when it is new or Redis cannot say (PostgreSQL decides)."""
+    try:
+        name = bus.key(redis, f"nonce:{parts.key_id}:{parts.nonce}")
+        return bool(await redis.set(name, "1", nx=True, ex=signing.NONCE_TTL_SECONDS))
+    except aioredis.RedisError as exc:
+        log.warning("nonce fast path unavailable", extra={"key_id": parts.key_id, "error": type(exc).__name__})
+        return True
+
+
+async def _claim_in_postgres(conn: asyncpg.Connection, parts: signing.SignedParts) -> bool:
+    """The durable claim; nonces older than the window are forgotten as the key signs on."""
+    ttl = timedelta(seconds=signing.NONCE_TTL_SECONDS)
+    await conn.execute(
+        "DELETE FROM signed_nonces WHERE key_id = $1 AND seen_at < now() - $2::interval", parts.key_id, ttl
+    )
+    return bool(
+        await conn.fetchval(
+            """INSERT INTO signed_nonces (key_id, nonce, seen_at) VALUES ($1, $2, now())
+               ON CONFLICT (key_id, nonce) DO NOTHING RETURNING true""",
+            parts.key_id,
+            parts.nonce,
+        )
+    )
 
 
 # ---------------------------------------------------------------- admin: unit keys
@@ -123,7 +142,7 @@ async def create_unit_key(request: web.Request) -> web.Response:
     """Issue (rotate) a key: the secret is in this response and never again."""
     admin = _admin(request)
     async with request.app[POOL].acquire() as conn:
-        issued = await keystore.create_key(conn, path_id(request, "unit_id"), admin.user_id)
+        issued = await keystore.create_key(conn, path_id(request, "unit_id"), admin.user_id, request.app[SECRETS])
     return json_response(
         {
             "key_id": issued.key_id,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from adapters.ami.adapter import AmiAdapter
@@ -15,9 +15,11 @@ from adapters.ami.config import parse_nodes
 from adapters.webhook.config import RelayConfig
 from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
-from hotline import db
+from hotline import bus, db, secretbox
 from hotline.api import (
+    access,
     agency_auth,
+    assist,
     calls,
     channel_figures,
     deadlines,
@@ -25,6 +27,7 @@ from hotline.api import (
     figures,
     health,
     intake,
+    kb,
     openapi,
     orders,
     outbox,
@@ -34,16 +37,18 @@ from hotline.api import (
     sms,
     units,
 )
-from hotline.api.keys import METRICS, POOL, REDIS, SERVICES, SETTINGS
+from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
-from hotline.config import Settings
+from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
+from hotline.hotspots.watch import HotspotRules, HotspotWatch
 from hotline.open311 import http as open311
 from hotline.orders.actions import Services
+from hotline.secretbox import SecretBox
 from hotline.sms.relay import SmsRelay
 from hotline.sms.senders import HttpGateway
 
@@ -56,6 +61,7 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
     pool = await db.create_pool(settings.database_url, min_size=settings.pool_min, max_size=settings.pool_max)
     async with pool.acquire() as conn:
         applied = await db.migrate(conn)
+        await secretbox.check_startup(conn, app[SECRETS])
     if applied:
         log.info("migrations applied at start", extra={"migrations": applied})
     app[POOL] = pool
@@ -73,7 +79,7 @@ async def _router(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.redis_url
-    client = aioredis.from_url(settings.redis_url, decode_responses=True)
+    client = bus.connect(settings.redis_url, instance_name(settings))
     app[REDIS] = client
     app[SERVICES].redis = client
     yield
@@ -90,7 +96,16 @@ def _deadline_clock(app: web.Application) -> DeadlineClock:
 
 
 def _outbox_relay(app: web.Application) -> OutboxRelay:
-    return OutboxRelay(app[POOL], RelayConfig())
+    return OutboxRelay(app[POOL], RelayConfig(), box=app[SECRETS])
+
+
+def _hotspot_watch(app: web.Application) -> HotspotWatch:
+    s = app[SETTINGS]
+    rules = HotspotRules(
+        window=timedelta(minutes=s.hotspot_window_minutes), floor=s.hotspot_floor,
+        multiple=s.hotspot_multiple, weeks=s.hotspot_weeks, signature_keep=timedelta(days=s.repeat_content_days + 1),
+    )  # fmt: skip
+    return HotspotWatch(app[POOL], app[REDIS], rules=rules, interval=s.hotspot_interval)
 
 
 def _sms_relay(app: web.Application) -> SmsRelay | None:
@@ -102,9 +117,12 @@ def _sms_relay(app: web.Application) -> SmsRelay | None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[metrics, errors, authenticate], client_max_size=2 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[metrics, errors, authenticate, access.record_access], client_max_size=2 * 1024 * 1024
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[SECRETS] = SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else None)
     calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
     app[SERVICES] = Services(deadlines=Deadlines(calendar))
     app.cleanup_ctx.append(_postgres)
@@ -113,6 +131,7 @@ def create_app(settings: Settings) -> web.Application:
     add_worker(app, "ami", _ami_adapter)
     add_worker(app, "clock", _deadline_clock)
     add_worker(app, "outbox", _outbox_relay)
+    add_worker(app, "assist", _hotspot_watch)
     add_worker(app, "sms", _sms_relay)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
@@ -125,6 +144,9 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(deadlines.routes)
     app.add_routes(figures.routes)
+    app.add_routes(kb.routes)
+    app.add_routes(assist.routes)
+    app.add_routes(access.routes)
     app.add_routes(intake.routes)
     app.add_routes(sms.routes)
     app.add_routes(public.routes)

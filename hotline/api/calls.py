@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hotline.api import idempotent
 from hotline.api.body import json_object, json_response, path_id
-from hotline.api.keys import POOL, SERVICES
-from hotline.api.middleware import CENTRE, principal, require_role
+from hotline.api.keys import POOL
+from hotline.api.middleware import CENTRE, require_role
+from hotline.api.orders import new_order
 from hotline.errors import NotFound
-from hotline.orders import actions
 from hotline.orders.models import NewOrder
 from hotline.orders.views import row_dict
 
@@ -50,5 +51,4 @@ async def order_from_call(request: web.Request) -> web.Response:
             body[key] = value
     body["call_linkedid"] = call["linkedid"]
     data = NewOrder.model_validate(body)
-    order = await actions.create_order(request.app[POOL], request.app[SERVICES], principal(request), data, call_id)
-    return json_response(order, status=201)
+    return await idempotent.once(request, body, new_order(request, data, call_id))

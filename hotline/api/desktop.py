@@ -1,6 +1,14 @@
 """The agent desktop's live channel: a WebSocket that relays the agent's bus events
 (screen-pop on an answered call, order updates) from Redis.
 
+Only agents hold this socket: a screen-pop carries the caller's number, so handler,
+supervisor and admin tokens are refused (403). A socket lives no longer than its token:
+it closes with code 4401 when the token is logged out (announced on the bus, and
+re-checked in the database every ``RECHECK_SECONDS`` in case that announcement was lost),
+when the account is disabled, and when the token expires. If the Redis connection is
+lost, the socket closes with 1012 (service restart) so the desktop reconnects and knows
+it may have missed events, rather than sit silent.
+
 Browsers cannot set headers on a WebSocket, so the token may come as ``?token=``.
 The first frame is ``{"type": "hello"}``, sent once the Redis subscription is live,
 so a client knows from then on it misses nothing published for it.
@@ -10,19 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import weakref
 
+import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, web
 
 from hotline import auth, bus
 from hotline.api.keys import POOL, REDIS
-from hotline.errors import Unauthenticated
+from hotline.errors import Forbidden, Unauthenticated
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 SOCKETS = web.AppKey("desktop_sockets", weakref.WeakSet)
 PATH = "/api/desktop/ws"
+DESKTOP_ROLES = frozenset({"agent"})
+RECHECK_SECONDS = 30.0
+SESSION_ENDED = 4401  # 4000–4999 are the application's; 4401 mirrors HTTP 401
 
 
 def _token(request: web.Request) -> str:
@@ -36,34 +49,89 @@ def _token(request: web.Request) -> str:
 
 @routes.get(PATH)
 async def desktop(request: web.Request) -> web.WebSocketResponse:
+    token = _token(request)
     async with request.app[POOL].acquire() as conn:
-        principal = await auth.authenticate(conn, _token(request))
+        session = await auth.session(conn, token)
+    principal = session.principal
+    if principal.role not in DESKTOP_ROLES:
+        raise Forbidden("the desktop socket is for agents", {"role": principal.role})
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
-    pubsub = request.app[REDIS].pubsub()
-    channel = bus.channel(f"desktop:{principal.user_id}")
-    await pubsub.subscribe(channel)
-    await ws.send_json({"type": "hello", "user_id": principal.user_id, "channel": channel})
-    log.info("desktop connected", extra={"user_id": principal.user_id})
-
-    async def relay() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                await ws.send_str(message["data"])
-
-    pump = asyncio.create_task(relay())
+    redis = request.app[REDIS]
+    pubsub = redis.pubsub()
+    mine = bus.channel(redis, f"desktop:{principal.user_id}")
     try:
-        async for _ in ws:  # the desktop sends nothing we act on; reading notices the close
-            pass
-    finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
-        await pubsub.unsubscribe(channel)
+        await pubsub.subscribe(mine, bus.channel(redis, "sessions"))
+    except aioredis.RedisError:
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"live channel unavailable")
         await pubsub.aclose()
-        log.info("desktop disconnected", extra={"user_id": principal.user_id})
+        return ws
+    await ws.send_json({"type": "hello", "user_id": principal.user_id, "channel": mine})
+    log.info("desktop connected", extra={"user_id": principal.user_id})
+    watchers = [
+        asyncio.create_task(_relay(ws, pubsub, mine, auth.token_id(token))),
+        asyncio.create_task(_until_closed(ws)),
+        asyncio.create_task(_expiry(session.ttl_seconds)),
+        asyncio.create_task(_recheck(request.app, token)),
+    ]
+    try:
+        done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+        code, why = next(iter(done)).result()
+    finally:
+        for task in watchers:
+            task.cancel()
+        for task in watchers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+    if not ws.closed:
+        await ws.close(code=code, message=why.encode())
+    log.info("desktop disconnected", extra={"user_id": principal.user_id, "close_code": code, "why": why})
     return ws
+
+
+Ending = tuple[int, str]
+
+
+async def _relay(ws: web.WebSocketResponse, pubsub, mine: str, token_id: str) -> Ending:
+    """Forward the agent's events; end on this token's logout or on a lost Redis connection."""
+    try:
+        async for message in pubsub.listen():
+            if message["type"] != "message":
+                continue
+            if message["channel"] == mine:
+                await ws.send_str(message["data"])
+            elif json.loads(message["data"]).get("token_id") == token_id:
+                return SESSION_ENDED, "logged out"
+    except aioredis.RedisError:
+        log.warning("desktop lost its Redis subscription; closing so the client reconnects")
+    return WSCloseCode.SERVICE_RESTART, "live channel lost; reconnect"
+
+
+async def _until_closed(ws: web.WebSocketResponse) -> Ending:
+    async for _ in ws:  # the desktop sends nothing we act on; reading notices the close
+        pass
+    return WSCloseCode.OK, "client closed"
+
+
+async def _expiry(ttl_seconds: float) -> Ending:
+    await asyncio.sleep(max(0.0, ttl_seconds))
+    return SESSION_ENDED, "token expired"
+
+
+async def _recheck(app: web.Application, token: str) -> Ending:
+    """The bus may lose a logout; the database does not."""
+    while True:
+        await asyncio.sleep(RECHECK_SECONDS)
+        try:
+            async with app[POOL].acquire() as conn:
+                await auth.session(conn, token)
+        except Unauthenticated as exc:
+            return SESSION_ENDED, exc.message
+        except Exception:
+            log.warning("desktop session re-check failed; trying again later", exc_info=True)
 
 
 async def close_all(app: web.Application) -> None:

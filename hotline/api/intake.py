@@ -18,7 +18,7 @@ from pydantic import Field, HttpUrl, StringConstraints
 from adapters.webhook import signing
 from hotline.api.agency_auth import SignatureRejected, claim_nonce
 from hotline.api.body import json_object, json_response, parse, path_id
-from hotline.api.keys import POOL, SERVICES
+from hotline.api.keys import POOL, SECRETS, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, require_role
 from hotline.errors import InvalidInput, MalformedBody
 from hotline.intake import keys
@@ -60,16 +60,17 @@ async def _verify(request: web.Request, channel: str) -> None:
     """The request is signed with an active key of ``channel``; SignatureRejected (401) otherwise."""
     try:
         parts = signing.read_headers(request.headers)
+        body = await request.read()
         async with request.app[POOL].acquire() as conn:
-            key = await keys.intake_key(conn, parts.key_id)
-        if key is None or key.channel != channel:
-            raise signing.SignatureRefused(
-                signing.Refusal.UNKNOWN_KEY, f"unknown key for channel {channel}", {"key_id": parts.key_id}
-            )
-        if key.revoked:
-            raise signing.SignatureRefused(signing.Refusal.REVOKED_KEY, "key revoked", {"key_id": parts.key_id})
-        signing.check_signature([key.secret], parts, request.method, request.raw_path, await request.read())
-        await claim_nonce(request, parts)
+            key = await keys.intake_key(conn, parts.key_id, request.app[SECRETS])
+            if key is None or key.channel != channel:
+                raise signing.SignatureRefused(
+                    signing.Refusal.UNKNOWN_KEY, f"unknown key for channel {channel}", {"key_id": parts.key_id}
+                )
+            if key.revoked:
+                raise signing.SignatureRefused(signing.Refusal.REVOKED_KEY, "key revoked", {"key_id": parts.key_id})
+            signing.check_signature([key.secret], parts, request.method, request.raw_path, body)
+            await claim_nonce(request, conn, parts)
     except signing.SignatureRefused as exc:
         log.warning("signed intake refused", extra={"reason": exc.reason.value, "channel": channel})
         raise SignatureRejected(exc.message, {"reason": exc.reason.value, **exc.details}) from None
@@ -121,7 +122,7 @@ async def create_intake_key(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only admins manage channel keys")
     body = await parse(request, NewIntakeKey)
     async with request.app[POOL].acquire() as conn:
-        key_id, secret = await keys.add_intake_key(conn, body.channel)
+        key_id, secret = await keys.add_intake_key(conn, body.channel, request.app[SECRETS])
     return json_response({"key_id": key_id, "secret": secret, "channel": body.channel}, status=201)
 
 

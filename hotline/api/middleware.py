@@ -42,7 +42,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return web.json_response(exc.to_json(), status=exc.status)
+        return web.json_response(exc.to_json(), status=exc.status, headers=exc.headers)
     except ValidationError as exc:
         return error_response(422, "invalid_input", "the request did not validate", validation_details(exc))
     except web.HTTPException as exc:

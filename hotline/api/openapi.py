@@ -279,7 +279,8 @@ SIGNING = (
     "HMAC-SHA256 for agency systems: send X-Hotline-Key (key id), X-Hotline-Timestamp (Unix seconds, "
     "within 5 minutes), X-Hotline-Nonce (16–64 chars [A-Za-z0-9_-], never reused) and X-Hotline-Signature = "
     "hex HMAC-SHA256(secret, 'HOTLINE-HMAC-SHA256\\n' + METHOD + '\\n' + path?query + '\\n' + timestamp + '\\n' + "
-    "nonce + '\\n' + hex sha256(body)). Refusals are 401 signature_rejected with details.reason."
+    "nonce + '\\n' + Content-Type + '\\n' + Idempotency-Key + '\\n' + hex sha256(body)), the two headers as sent "
+    "('' when absent). Refusals are 401 signature_rejected with details.reason."
 )
 
 

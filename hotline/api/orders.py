@@ -4,22 +4,36 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hotline.api.body import json_object, json_response, parse, parse_query, path_id
+from hotline import audience
+from hotline.api import idempotent
+from hotline.api.body import json_object, json_response, parse_query, path_id
 from hotline.api.keys import METRICS, POOL, SERVICES
 from hotline.api.middleware import principal
-from hotline.errors import InvalidInput
+from hotline.errors import InvalidInput, NotFound
 from hotline.orders import actions, queries
 from hotline.orders.models import NewOrder
 from hotline.orders.states import Action
+from hotline.orders.views import order_view
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/orders")
 async def create(request: web.Request) -> web.Response:
-    data = await parse(request, NewOrder)
-    order = await actions.create_order(request.app[POOL], request.app[SERVICES], principal(request), data)
-    return json_response(order, status=201)
+    body = await json_object(request)
+    data = NewOrder.model_validate(body)
+    return await idempotent.once(request, body, new_order(request, data))
+
+
+def new_order(request: web.Request, data: NewOrder, call_id: int | None = None) -> idempotent.Work:
+    """Take in ``data`` as the caller; announced once committed."""
+    p, services = principal(request), request.app[SERVICES]
+
+    async def work(conn) -> idempotent.Created:
+        order = await actions.insert_order(conn, services, p, data, call_id)
+        return idempotent.Created(201, order_view(order, p), lambda: actions.order_created(services, order, p))
+
+    return work
 
 
 @routes.get("/api/orders")
@@ -37,9 +51,14 @@ async def get(request: web.Request) -> web.Response:
 
 @routes.get("/api/orders/by-number/{number}")
 async def get_by_number(request: web.Request) -> web.Response:
+    number = request.match_info["number"]
     async with request.app[POOL].acquire() as conn:
-        order_id = await queries.find_order_id(conn, request.match_info["number"])
-        return json_response(await queries.get_order(conn, principal(request), order_id))
+        order_id = await queries.find_order_id(conn, number)
+        try:
+            return json_response(await queries.get_order(conn, principal(request), order_id))
+        except NotFound:
+            # Answer as find_order_id does for a number nobody holds: the id must not leak either.
+            raise NotFound("no such order", {"number": number}) from None
 
 
 @routes.post("/api/orders/{order_id}/actions/{action}")
@@ -50,9 +69,15 @@ async def act(request: web.Request) -> web.Response:
         raise InvalidInput(
             "unknown action", {"action": request.match_info["action"], "known": [a.value for a in Action]}
         ) from None
-    payload = actions.parse_payload(action, await json_object(request))
-    order = await actions.act(
-        request.app[POOL], request.app[SERVICES], principal(request), path_id(request, "order_id"), action, payload
-    )
-    request.app[METRICS].order_actions.labels(action.value).inc()
-    return json_response(order)
+    body = await json_object(request)
+    payload = actions.parse_payload(action, body)
+    p, services, order_id = principal(request), request.app[SERVICES], path_id(request, "order_id")
+
+    async def work(conn) -> idempotent.Created:
+        updated, change = await actions.act_in_transaction(conn, services, p, order_id, action, payload)
+        request.app[METRICS].order_actions.labels(action.value).inc()
+        who = await queries.order_audience(conn, p, order_id) or audience.Audience.FORMER
+        view = audience.order_view(updated, who)
+        return idempotent.Created(200, view, lambda: actions.publish_change(services, updated, change))
+
+    return await idempotent.once(request, body, work)

@@ -15,6 +15,7 @@ import re
 
 from aiohttp import web
 
+from hotline import bus
 from hotline.api.body import json_response
 from hotline.api.keys import POOL, REDIS
 from hotline.errors import ApiError, InvalidInput, NotFound, ServiceUnavailable
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 LIMIT, WINDOW_SECONDS = 10, 60
-THROTTLE_PREFIX = "hotline:public-lookup:"
 _TAIL = re.compile(r"^[0-9]{4}$")
 STATUS_TEXT = {
     "received": "已受理", "dispatched": "办理中", "signed": "办理中", "returned": "办理中", "reopened": "重新办理中",
@@ -38,8 +38,8 @@ class TooManyLookups(ApiError):
 
 
 async def _throttle(request: web.Request) -> None:
-    name = f"{THROTTLE_PREFIX}{request.remote or 'unknown'}"
     try:
+        name = bus.key(request.app[REDIS], f"public-lookup:{request.remote or 'unknown'}")
         async with request.app[REDIS].pipeline(transaction=True) as pipe:
             # The window starts with the first lookup (SET NX EX; EXPIRE NX needs Redis 7).
             _, count = await pipe.set(name, 0, ex=WINDOW_SECONDS, nx=True).incr(name).execute()

@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from dispatch import aliases, rules, units
 from dispatch.engine import RouteRequest
 from dispatch.forms import Alias
-from hotline.api.body import json_response, parse, parse_query, path_id
-from hotline.api.keys import POOL, SERVICES
+from hotline import webhook_urls
+from hotline.api import idempotent
+from hotline.api.body import json_object, json_response, parse, parse_query, path_id
+from hotline.api.keys import POOL, SERVICES, SETTINGS
 from hotline.api.middleware import ADMINS, CENTRE, principal, require_role
 from hotline.errors import Forbidden, NotFound
-from hotline.orders import actions
+from hotline.orders import actions, queries
 from hotline.orders.assignment_states import HELD, param
 from hotline.orders.models import Kind
 
@@ -107,8 +109,9 @@ async def suggestion(request: web.Request) -> web.Response:
     office under it that covers the place the engine resolved (二次派单)."""
     p = principal(request)
     async with request.app[POOL].acquire() as conn:
-        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", path_id(request, "order_id"))
-        if order is None:
+        order_id = path_id(request, "order_id")
+        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1", order_id)
+        if order is None or await queries.order_audience(conn, p, order_id) is None:
             raise NotFound("no such order", {"order_id": request.match_info["order_id"]})
         decision, suggested = await actions.suggest(conn, request.app[SERVICES], order)
         if not p.is_centre:
@@ -137,21 +140,31 @@ async def _below_hub(conn, hub_id: int | None, order_id: int, division_code: str
 @routes.get("/api/admin/units")
 async def list_units(request: web.Request) -> web.Response:
     q = parse_query(request, UnitQuery)
+    p = principal(request)
     async with request.app[POOL].acquire() as conn:
         found = await units.list_units(conn, level=q.level, active=q.active)
+    if not p.is_centre:
+        # A handler reads its own unit's settings (webhook_url included), no other unit's.
+        found = [u for u in found if u.id == p.unit_id]
     return json_response({"items": [u.as_dict() for u in found]})
 
 
 @routes.post("/api/admin/units")
 async def add_unit(request: web.Request) -> web.Response:
     _admin(request)
-    body = await parse(request, NewUnit)
-    async with request.app[POOL].acquire() as conn:
+    raw = await json_object(request)
+    body = NewUnit.model_validate(raw)
+    if body.webhook_url is not None:
+        await webhook_urls.check(body.webhook_url, allow_private=request.app[SETTINGS].webhook_allow_private)
+
+    async def work(conn) -> idempotent.Created:
         unit = await units.add_unit(
             conn, body.code, body.name, body.level, body.kind,
             parent_id=body.parent_id, division_code=body.division_code, webhook_url=body.webhook_url,
         )  # fmt: skip
-    return json_response(unit.as_dict(), status=201)
+        return idempotent.Created(201, unit.as_dict())
+
+    return await idempotent.once(request, raw, work)
 
 
 @routes.get("/api/admin/rules")
@@ -165,10 +178,13 @@ async def list_rules(request: web.Request) -> web.Response:
 @routes.post("/api/admin/rules")
 async def add_rule(request: web.Request) -> web.Response:
     _admin(request)
-    body = await parse(request, NewRule)
-    async with request.app[POOL].acquire() as conn:
-        rule = await rules.add_rule(conn, **body.model_dump())
-    return json_response(rule.as_dict(), status=201)
+    raw = await json_object(request)
+    body = NewRule.model_validate(raw)
+
+    async def work(conn) -> idempotent.Created:
+        return idempotent.Created(201, (await rules.add_rule(conn, **body.model_dump())).as_dict())
+
+    return await idempotent.once(request, raw, work)
 
 
 @routes.delete("/api/admin/rules/{rule_id}")
@@ -189,10 +205,15 @@ async def list_aliases(request: web.Request) -> web.Response:
 @routes.post("/api/admin/aliases")
 async def add_alias(request: web.Request) -> web.Response:
     _admin(request)
-    body = await parse(request, NewAlias)
-    async with request.app[POOL].acquire() as conn:
-        a = await aliases.add_alias(conn, body.alias, body.division_code, body.kind, body.note)
-    return json_response(_alias(a), status=201)
+    raw = await json_object(request)
+    body = NewAlias.model_validate(raw)
+
+    async def work(conn) -> idempotent.Created:
+        return idempotent.Created(
+            201, _alias(await aliases.add_alias(conn, body.alias, body.division_code, body.kind, body.note))
+        )
+
+    return await idempotent.once(request, raw, work)
 
 
 @routes.delete("/api/admin/aliases/{alias_id}")

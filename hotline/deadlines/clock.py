@@ -100,7 +100,7 @@ class DeadlineClock:
         async with self.pool.acquire() as conn, conn.transaction():
             timers = await conn.fetch(
                 """SELECT t.assignment_id, t.clock, t.kind, t.generation, t.fire_at, t.due_at,
-                          a.order_id, a.unit_id, a.status AS assignment_status
+                          a.order_id, a.unit_id, a.role, a.status AS assignment_status
                    FROM deadline_timers t
                    JOIN assignments a ON a.id = t.assignment_id
                    JOIN work_orders o ON o.id = t.order_id
@@ -149,7 +149,9 @@ class DeadlineClock:
             detail = {"clock": t["clock"], "due_at": t["due_at"].isoformat(), "fire_at": t["fire_at"].isoformat()}
             audit.append((order["id"], t["assignment_id"], f"deadline_{t['kind']}", order["status"], detail))
             topic = TOPICS[t["kind"]]
-            outbox.append((topic, order["id"], t["unit_id"], push_payload(order, t["assignment_id"], topic) | detail))
+            outbox.append(
+                (topic, order["id"], t["unit_id"], push_payload(order, t["assignment_id"], topic, t["role"]) | detail)
+            )
         await store.audit_batch(conn, audit)
         await store.enqueue_batch(conn, outbox)
 

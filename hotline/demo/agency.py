@@ -23,10 +23,10 @@ class AgencySystem:
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         raw = json.dumps(body, ensure_ascii=False).encode() if body is not None else b""
-        headers = sign_headers(self.key_id, self.secret, method, path, raw)
-        headers["Content-Type"] = "application/json"
-        if method == "POST":
-            headers["Idempotency-Key"] = str(uuid.uuid4())
+        key = str(uuid.uuid4()) if method == "POST" else ""
+        headers = sign_headers(
+            self.key_id, self.secret, method, path, raw, content_type="application/json", idempotency_key=key
+        )
         async with self.session.request(method, self.base + path, data=raw, headers=headers) as r:
             return r.status, await r.json(content_type=None)
 

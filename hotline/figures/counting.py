@@ -133,6 +133,8 @@ WHERE a.role = 'lead' AND a.status <> 'cancelled'
   AND {period_at} >= $1 AND {period_at} < $2
   AND ($4::text IS NULL OR a.level = $4::text)
   AND NOT EXISTS (SELECT 1 FROM assignments child WHERE child.parent_id = a.id)
+  -- A repeat (重复件) is counted once, on its original: its own unit work is left out.
+  AND NOT EXISTS (SELECT 1 FROM work_orders rep WHERE rep.id = a.order_id AND rep.repeat_of IS NOT NULL)
 """
 
 

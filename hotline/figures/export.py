@@ -8,6 +8,9 @@ import io
 from hotline.figures.rates import FigureRow, FiguresTable
 
 BOM = "\ufeff"
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +cmd|...):
+# such a cell is written with a leading apostrophe, which shows the text as typed.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _COUNT_HEADERS = {
     "dispatched": "派单量",
     "signed_on_time": "按时签收",
@@ -40,7 +43,7 @@ def figures_csv(table: FiguresTable) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["代码", "名称", *_COUNT_HEADERS.values(), *_RATE_HEADERS.values()])
     for row in [*table.rows, table.total]:
-        writer.writerow(_cells(row))
+        writer.writerow([escape_cell(cell) for cell in _cells(row)])
     return (BOM + out.getvalue()).encode("utf-8")
 
 
@@ -56,3 +59,8 @@ def _cells(row: FigureRow) -> list[str]:
 
 def _percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.2f}"
+
+
+def escape_cell(cell: str) -> str:
+    """The cell as a spreadsheet shows it literally (OWASP CSV injection)."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from hotline.errors import DuplicateKey, NotFound
+from hotline.secretbox import SecretBox
 
 CHANNELS = ("web", "app", "wechat", "email")
 
@@ -58,18 +59,21 @@ async def revoke_open311_client(conn: asyncpg.Connection, client_id: int) -> Non
         raise NotFound("no such Open311 client", {"client_id": client_id})
 
 
-async def add_intake_key(conn: asyncpg.Connection, channel: str) -> tuple[str, str]:
-    """A new HMAC key for ``channel``'s back end: (key_id, secret), the secret shown this once."""
+async def add_intake_key(conn: asyncpg.Connection, channel: str, box: SecretBox) -> tuple[str, str]:
+    """A new HMAC key for ``channel``'s back end: (key_id, secret), the secret shown this once
+    and stored sealed, as units' secrets are (``hotline.secretbox``)."""
     key_id, secret = "ck_" + secrets.token_hex(8), secrets.token_urlsafe(32)
-    await conn.execute("INSERT INTO intake_keys (key_id, channel, secret) VALUES ($1, $2, $3)", key_id, channel, secret)
+    await conn.execute(
+        "INSERT INTO intake_keys (key_id, channel, secret) VALUES ($1, $2, $3)", key_id, channel, box.seal(secret)
+    )
     return key_id, secret
 
 
-async def intake_key(conn: asyncpg.Connection, key_id: str) -> IntakeKey | None:
+async def intake_key(conn: asyncpg.Connection, key_id: str, box: SecretBox) -> IntakeKey | None:
     row = await conn.fetchrow("SELECT key_id, channel, secret, revoked_at FROM intake_keys WHERE key_id = $1", key_id)
     if row is None:
         return None
-    return IntakeKey(row["key_id"], row["channel"], row["secret"], row["revoked_at"] is not None)
+    return IntakeKey(row["key_id"], row["channel"], box.open(row["secret"]), row["revoked_at"] is not None)
 
 
 async def revoke_intake_key(conn: asyncpg.Connection, key_id: str) -> None:

@@ -33,25 +33,21 @@ from hotline.orders.change import Change, Services
 from hotline.orders.dispatching import suggest
 from hotline.orders.handlers import HANDLERS, assist_action
 from hotline.orders.notify import live, publish_change
+from hotline.orders.queries import order_audience
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
+from hotline.similar import signatures
 from hotline.sms import notices as sms_notices
 
 __all__ = [
-    "Services",
-    "act",
-    "act_in_transaction",
-    "create_order",
-    "insert_order",
-    "parse_payload",
-    "publish_change",
-    "suggest",
-]
+    "Services", "act", "act_in_transaction", "create_order", "insert_order", "order_created", "parse_payload",
+    "publish_change", "suggest",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 PAYLOADS: dict[Action, type[m.ActionBody]] = {
-    Action.RESOLVE_DIRECTLY: m.NoteBody,
+    Action.RESOLVE_DIRECTLY: m.ResolveDirectly,
     Action.DISPATCH: m.Dispatch,
     Action.REDISPATCH: m.Redispatch,
     Action.SIGN: m.Empty,
@@ -79,23 +75,21 @@ async def create_order(
     pool: asyncpg.Pool, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> dict:
     """Take in an order (受理); ``call_id`` links the call record it was taken on."""
-    if not principal.is_centre:
-        raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     async with pool.acquire() as conn, conn.transaction():
         order = await insert_order(conn, services, principal, data, call_id)
-    log.info(
-        "order created", extra={"order_id": order["id"], "order_number": order["number"], "user_id": principal.user_id}
-    )
-    await bus.publish(services.redis, "orders", live(order, "create"))
+    await order_created(services, order, principal)
     return order_view(order, principal)
 
 
 async def insert_order(
     conn: asyncpg.Connection, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> asyncpg.Record:
-    """The order's row, its audit event and the citizen's intake SMS, inside the caller's
-    transaction (a channel's intake adds its own rows to the same commit); the caller has
-    decided ``principal`` may take it in."""
+    """The order's writes and the citizen's intake SMS, inside the caller's transaction (so a
+    caller can add its own rows, e.g. an idempotency or channel intake record, to the same
+    commit). Call ``order_created`` after the commit. A ``channel`` principal is a channel's
+    intake (``hotline.intake.service``), which verified its own credentials."""
+    if not principal.is_centre and principal.role != "channel":
+        raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     day, seq = await conn.fetchrow(
         """INSERT INTO order_number_counters (day, last)
            VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
@@ -116,9 +110,19 @@ async def insert_order(
         )  # fmt: skip
     except asyncpg.ForeignKeyViolationError as exc:
         raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
-    await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, data.model_dump())
+    # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
+    body = data.model_dump(exclude={"caller_number", "caller_name"})
+    await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, body)
+    await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
     await sms_notices.on_intake(conn, services, order, services.clock())
     return order
+
+
+async def order_created(services: Services, order: asyncpg.Record, principal: Principal) -> None:
+    """What follows a committed new order: the log line and the live event."""
+    extra = {"order_id": order["id"], "order_number": order["number"], "user_id": principal.user_id}
+    log.info("order created", extra=extra)
+    await bus.publish(services.redis, "orders", live(order, "create"))
 
 
 def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:
@@ -167,7 +171,8 @@ async def act_in_transaction(
     name it in its body); the action is refused unless it is the one the caller may act on.
     Call ``publish_change`` after the commit."""
     order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
-    if order is None:
+    if order is None or await order_audience(conn, principal, order_id) is None:
+        # An order a unit has no part in answers as a missing one, whatever the action or state.
         raise NotFound("no such order", {"order_id": order_id})
     if payload.version is not None and payload.version != order["version"]:
         raise StaleVersion(

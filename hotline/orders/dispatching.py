@@ -129,4 +129,4 @@ async def _new_assignment(
 
 def _dispatched_payload(change: Change, a: asyncpg.Record, topic: str) -> dict[str, Any]:
     """A (re-)dispatch push: the order, and the new assignment's sign-by and reply-by."""
-    return push_payload(change.order, a["id"], topic) | store.deadline_fields(a)
+    return push_payload(change.order, a["id"], topic, a["role"]) | store.deadline_fields(a)

@@ -14,6 +14,7 @@ import asyncpg
 
 from hotline.auth import Principal
 from hotline.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
+from hotline.kb import usage as kb_usage
 from hotline.orders import dispatching, store
 from hotline.orders import models as m
 from hotline.orders.assignment_states import OPEN, AssignmentStatus, param
@@ -27,8 +28,9 @@ ASSIST_ACTIONS = frozenset({Action.SIGN, Action.CONTACT, Action.NOTE, Action.REP
 MAX_VISIT_ATTEMPTS = 3
 
 
-async def _resolve_directly(conn, change: Change, _a, p: m.NoteBody) -> None:
-    change.audit = {"note": p.note}
+async def _resolve_directly(conn, change: Change, _a, p: m.ResolveDirectly) -> None:
+    cited = await kb_usage.cite(conn, change.order["id"], list(dict.fromkeys(p.article_ids)), change.now)
+    change.audit = {"note": p.note, "articles": cited} if cited else {"note": p.note}
 
 
 async def _sign(conn, change: Change, a, _p) -> None:
@@ -99,7 +101,7 @@ async def _decide_extension(conn, change: Change, a, p: m.ExtensionDecision) -> 
         (
             "order.extended",
             a["unit_id"],
-            push_payload(change.order, a["id"], "order.extended") | {"reply_due_at": new_due.isoformat()},
+            push_payload(change.order, a["id"], "order.extended", a["role"]) | {"reply_due_at": new_due.isoformat()},
         )
     )
     change.live_units.add(a["unit_id"])
@@ -145,13 +147,13 @@ async def _supervise(conn, change: Change, _a, p: m.OptionalNote) -> None:
 
 async def _push_to_open_units(conn, change: Change, topic: str, note: str) -> None:
     rows = await conn.fetch(
-        "SELECT id, unit_id FROM assignments WHERE order_id = $1 AND status = ANY($2::text[])",
+        "SELECT id, unit_id, role FROM assignments WHERE order_id = $1 AND status = ANY($2::text[])",
         change.order["id"],
         param(OPEN),
     )
     change.audit = {"note": note, "unit_ids": [r["unit_id"] for r in rows]}
     for r in rows:
-        payload = push_payload(change.order, r["id"], topic) | {"note": note}
+        payload = push_payload(change.order, r["id"], topic, r["role"]) | {"note": note}
         change.outbox.append((topic, r["unit_id"], payload))
         change.live_units.add(r["unit_id"])
 

@@ -63,6 +63,11 @@ class NoteBody(ActionBody):
     note: Text
 
 
+class ResolveDirectly(NoteBody):
+    # The knowledge-base articles the answer came from (hotline/kb/usage.py records the citation).
+    article_ids: list[int] = Field(default_factory=list, max_length=10)
+
+
 class OptionalNote(ActionBody):
     note: ShortText = ""
 

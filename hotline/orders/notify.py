@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hotline import bus
-from hotline.auth import Principal
-from hotline.orders.views import order_view
+from hotline import audience, bus
 
 if TYPE_CHECKING:
     from hotline.orders.change import Change, Services
@@ -17,9 +15,10 @@ PUSH_FIELDS = ("id", "number", "kind", "category_code", "title", "content", "add
                "caller_number", "caller_name", "anonymous", "created_at")  # fmt: skip
 
 
-def push_payload(order: Mapping[str, Any], assignment_id: int, topic: str) -> dict[str, Any]:
-    """What an agency system receives: the order as a unit sees it."""
-    view = order_view(order, Principal(0, "system", "handler", None))
+def push_payload(order: Mapping[str, Any], assignment_id: int, topic: str, role: str = "lead") -> dict[str, Any]:
+    """What an agency system receives: the order as its unit sees it through this assignment
+    (``role`` lead or assist; see hotline.audience)."""
+    view = audience.order_view(order, audience.of_assignment({"role": role, "status": "dispatched"}))
     return {"topic": topic, "assignment_id": assignment_id, "order": {k: view.get(k) for k in PUSH_FIELDS}}
 
 

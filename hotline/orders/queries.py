@@ -13,12 +13,12 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hotline import cursors
+from hotline import audience, cursors
 from hotline.auth import Principal
-from hotline.errors import NotFound
+from hotline.errors import Forbidden, NotFound
 from hotline.orders.models import Kind
 from hotline.orders.states import Status
-from hotline.orders.views import order_view, row_dict
+from hotline.orders.views import row_dict
 
 # Units whose orders a handler may see: its own and, for a hub, the units under it.
 VISIBLE_UNITS = "SELECT id FROM units WHERE id = $1 OR parent_id = $1"
@@ -48,6 +48,9 @@ async def list_orders(conn: asyncpg.Connection, principal: Principal, f: OrderFi
         args.append(value)
         return f"${len(args)}"
 
+    if not principal.is_centre and f.caller_number:
+        # A masked number plus a search by number would un-mask it, one guess at a time.
+        raise Forbidden("units cannot search by caller number", {"role": principal.role})
     if not principal.is_centre:
         where.append(
             f"EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id AND a.unit_id IN "
@@ -84,9 +87,30 @@ async def list_orders(conn: asyncpg.Connection, principal: Principal, f: OrderFi
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     return {
-        "items": [order_view(r, principal) for r in rows],
+        "items": await _listed(conn, principal, rows),
         "next_cursor": cursors.encode(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
     }
+
+
+async def _listed(conn: asyncpg.Connection, principal: Principal, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Each order as its reader sees it (a unit may lead one and have returned the next)."""
+    staff = audience.of_staff(principal)
+    if staff is not None:
+        return [audience.order_view(r, staff) for r in rows]
+    units = await visible_units(conn, principal)
+    parts = await conn.fetch(
+        "SELECT order_id, unit_id, role, status FROM assignments WHERE order_id = ANY($1::bigint[]) AND unit_id = ANY($2::bigint[])",
+        [r["id"] for r in rows], list(units),
+    )  # fmt: skip
+    by_order: dict[int, list[asyncpg.Record]] = {}
+    for p in parts:
+        by_order.setdefault(p["order_id"], []).append(p)
+    return [
+        audience.order_view(
+            r, audience.of_unit(by_order[r["id"]], principal.unit_id, units) or audience.Audience.FORMER
+        )
+        for r in rows
+    ]
 
 
 async def get_order(conn: asyncpg.Connection, principal: Principal, order_id: int) -> dict[str, Any]:
@@ -98,20 +122,38 @@ async def get_order(conn: asyncpg.Connection, principal: Principal, order_id: in
            WHERE a.order_id = $1 ORDER BY a.id""",
         order_id,
     )
-    if not principal.is_centre:
-        visible = {r["id"] for r in await conn.fetch(VISIBLE_UNITS, principal.unit_id)}
-        if not any(a["unit_id"] in visible for a in assignments):
-            # Same answer as for a missing order: a unit learns nothing of others' orders.
-            raise NotFound("no such order", {"order_id": order_id})
+    units = set() if principal.is_centre else await visible_units(conn, principal)
+    who = audience.of(principal, assignments, units)
+    if who is None:
+        # Same answer as for a missing order: a unit learns nothing of others' orders.
+        raise NotFound("no such order", {"order_id": order_id})
     events = await conn.fetch(
         """SELECT id, assignment_id, action, actor_user_id, actor_unit_id, from_status, to_status, payload, created_at
            FROM audit_events WHERE order_id = $1 ORDER BY id""",
         order_id,
     )
-    out = order_view(order, principal)
-    out["assignments"] = [row_dict(a) for a in assignments]
-    out["events"] = [row_dict(e) for e in events]
+    own = {a["id"] for a in assignments if a["unit_id"] in units}
+    out = audience.order_view(order, who)
+    out["audience"] = who.value
+    out["assignments"] = [row_dict(a) for a in audience.keep(assignments, "id", own, who)]
+    out["events"] = [audience.event_view(e, order, who) for e in audience.keep(events, "assignment_id", own, who)]
     return out
+
+
+async def visible_units(conn: asyncpg.Connection, principal: Principal) -> set[int]:
+    """A handler's unit and, for a hub, the units under it."""
+    return {r["id"] for r in await conn.fetch(VISIBLE_UNITS, principal.unit_id)}
+
+
+async def order_audience(conn: asyncpg.Connection, principal: Principal, order_id: int) -> audience.Audience | None:
+    """Who ``principal`` is on the order; None when it may not see it (answer that as a missing order)."""
+    if principal.is_centre:
+        return audience.of_staff(principal)
+    rows = await conn.fetch(
+        f"SELECT unit_id, role, status FROM assignments WHERE order_id = $1 AND unit_id IN ({VISIBLE_UNITS.replace('$1', '$2')})",
+        order_id, principal.unit_id,
+    )  # fmt: skip
+    return audience.of_unit(rows, principal.unit_id, {r["unit_id"] for r in rows})
 
 
 async def find_order_id(conn: asyncpg.Connection, number: str) -> int:

@@ -98,7 +98,8 @@ async def change_deadlines(
            WHERE id = $1 RETURNING *""",
         assignment_id, sign_due_at, reply_due_at, deadline_basis,
     )  # fmt: skip
-    payload = push_payload(order, assignment_id, DEADLINE_CHANGED) | deadline_fields(updated) | {"reason": reason}
+    payload = push_payload(order, assignment_id, DEADLINE_CHANGED, updated["role"]) | deadline_fields(updated)
+    payload["reason"] = reason
     await enqueue(conn, DEADLINE_CHANGED, order["id"], updated["unit_id"], payload)
     return updated
 

@@ -30,13 +30,9 @@ def row_dict(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 
 
 def order_view(row: asyncpg.Record | dict[str, Any], viewer: Principal | None) -> dict[str, Any]:
-    """The order as ``viewer`` may see it. Units never see an anonymous caller and
-    see others masked unless the citizen allowed contact; None means a system view."""
-    out = row_dict(row)
-    if out.get("anonymous"):
-        if viewer is None or not viewer.is_centre:
-            out["caller_number"] = None
-            out["caller_name"] = None
-    elif viewer is not None and not viewer.is_centre and not out.get("contact_allowed"):
-        out["caller_number"] = mask_phone(out.get("caller_number"))
-    return out
+    """The order as ``viewer`` may see it, at most as the lead unit would (see hotline.audience
+    for the finer audiences); None means a system view."""
+    from hotline import audience  # audience builds on this module's helpers
+
+    who = audience.of_staff(viewer) if viewer is not None else None
+    return audience.order_view(row, who or audience.Audience.LEAD)
