@@ -32,13 +32,19 @@ class Channel:
     ) -> tuple[int, Any, dict[str, str]]:
         raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
         path = path or f"/api/intake/{self.name}"
-        signed = headers or signing.sign_headers(self.key_id, self.secret, "POST", path, raw)
-        if key is not None:
-            signed = {**signed, "Idempotency-Key": key}
-        async with self.session.post(
-            self.base + path, data=raw, headers={**signed, "Content-Type": "application/json"}
-        ) as r:
+        signed = headers or self.sign(path, raw, key)
+        async with self.session.post(self.base + path, data=raw, headers={"Content-Type": JSON, **signed}) as r:
             return r.status, await r.json(), signed
+
+
+    def sign(self, path: str, raw: bytes, key: str | None, **kw: Any) -> dict[str, str]:
+        """The scheme signs Content-Type and Idempotency-Key too; the headers carry both."""
+        return signing.sign_headers(
+            self.key_id, self.secret, "POST", path, raw, content_type=JSON, idempotency_key=key or "", **kw
+        )
+
+
+JSON = "application/json"
 
 
 @dataclass
@@ -122,9 +128,9 @@ async def test_signatures_keys_and_bodies_refused(env: Env) -> None:
         return body["error"]["details"]["reason"]
 
     raw = json.dumps(FORM).encode()
-    forged = signing.sign_headers(web.key_id, "x" * 43, "POST", "/api/intake/web", raw)
+    forged = Channel(web.session, web.base, "web", web.key_id, "x" * 43).sign("/api/intake/web", raw, "k-1")
     assert await reason(await web.send(FORM, headers=forged)) == "bad_signature"
-    stale = signing.sign_headers(web.key_id, web.secret, "POST", "/api/intake/web", raw, now=time.time() - 3600)
+    stale = web.sign("/api/intake/web", raw, "k-1", now=time.time() - 3600)
     assert await reason(await web.send(FORM, headers=stale)) == "stale_timestamp"
     # An app key does not open the web channel.
     assert await reason(await app.send(FORM, path="/api/intake/web")) == "unknown_key"
