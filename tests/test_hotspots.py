@@ -30,7 +30,7 @@ async def burst(pool: asyncpg.Pool, start: datetime, n: int, division: str = STR
 
 async def test_a_replayed_burst_raises_one_alert_with_its_orders(seeded_pool: asyncpg.Pool, redis: aioredis.Redis):
     pubsub = redis.pubsub()
-    await pubsub.subscribe(bus.channel("supervisors"))
+    await pubsub.subscribe(bus.channel(redis, "supervisors"))
     await pubsub.get_message(timeout=1)
     watch = HotspotWatch(seeded_pool, redis)
     orders = await burst(seeded_pool, T, 8)

@@ -36,7 +36,6 @@ class Channel:
         async with self.session.post(self.base + path, data=raw, headers={"Content-Type": JSON, **signed}) as r:
             return r.status, await r.json(), signed
 
-
     def sign(self, path: str, raw: bytes, key: str | None, **kw: Any) -> dict[str, str]:
         """The scheme signs Content-Type and Idempotency-Key too; the headers carry both."""
         return signing.sign_headers(

@@ -138,6 +138,7 @@ def _urls(app_routes: list[tuple[str, str]], world: World) -> list[tuple[str, st
         "operation": [(op, {"operation": op}) for op in OPERATIONS],
         "preset": [("default", {})], "day": [("2026-10-01", {})], "key_id": [("hk_0000000000000000", {})],
         "rule_id": [("1", {})], "alias_id": [("1", {})], "outbox_id": [("1", {})],
+        "article_id": [("1", {})], "hotspot_id": [("1", {})],
         "channel": [("web", {})], "client_id": [("1", {})],
     }  # fmt: skip
     out: list[tuple[str, str, dict[str, Any]]] = []

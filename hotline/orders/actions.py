@@ -27,7 +27,7 @@ from hotline.errors import (
     StaleVersion,
 )
 from hotline.orders import models as m
-from hotline.orders import store
+from hotline.orders import place, store
 from hotline.orders.assignment_states import OPEN, param
 from hotline.orders.change import Change, Services
 from hotline.orders.dispatching import suggest
@@ -65,6 +65,7 @@ PAYLOADS: dict[Action, type[m.ActionBody]] = {
     Action.MERGE: m.Merge,
     Action.SUSPEND: m.Suspend,
     Action.RESUME: m.OptionalNote,
+    Action.SET_DIVISION: m.SetDivision,
 }
 
 
@@ -90,28 +91,34 @@ async def insert_order(
     intake (``hotline.intake.service``), which verified its own credentials."""
     if not principal.is_centre and principal.role != "channel":
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
+    # The time of intake comes from the services' clock, as every action's does (not the server's now()).
+    now = services.clock()
     day, seq = await conn.fetchrow(
         """INSERT INTO order_number_counters (day, last)
-           VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
+           VALUES (($1::timestamptz AT TIME ZONE 'Asia/Shanghai')::date, 1)
            ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
-           RETURNING day, last"""
+           RETURNING day, last""",
+        now,
     )
     number = f"{day:%Y%m%d}-{seq:06d}"
     try:
         order = await conn.fetchrow(
             """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
                    urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                   status, created_by, call_id)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16)
+                   status, created_by, call_id, created_at, updated_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16,$17,$17)
                RETURNING *""",
             number, data.kind, data.category_code, data.title, data.content, data.address,
             data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id,
+            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id, now,
         )  # fmt: skip
     except asyncpg.ForeignKeyViolationError as exc:
         raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
+    located = await place.at_intake(conn, services.router, data)
+    if located is not None:
+        order = await place.record(conn, order["id"], located)
     # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
-    body = data.model_dump(exclude={"caller_number", "caller_name"})
+    body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
     await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, body)
     await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
     await sms_notices.on_intake(conn, services, order, services.clock())
