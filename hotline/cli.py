@@ -19,7 +19,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 
-from hotline import cli_calendar, cli_calls, cli_city, cli_secrets, cli_users, db, logs, secretbox
+from hotline import cli_calendar, cli_calls, cli_city, cli_open311, cli_secrets, cli_users, db, logs, secretbox
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calendar.add_parser(sub)
     cli_calls.add_commands(sub)
     cli_city.register(sub)
+    cli_open311.register(sub, _on_database)
     return parser
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, StringConstraints, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Role = Literal["api", "ami", "cel", "clock", "outbox", "assist"]
+Role = Literal["api", "ami", "cel", "clock", "outbox", "assist", "sms"]
 
 
 class ConfigError(Exception):
@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
     roles: Annotated[list[Role], NoDecode] = Field(
-        default_factory=lambda: ["api", "ami", "cel", "clock", "outbox", "assist"]
+        default_factory=lambda: ["api", "ami", "cel", "clock", "outbox", "assist", "sms"]
     )
     timezone: str = "Asia/Shanghai"
     # Working hours deadlines are counted in, e.g. 08:30-12:00,13:30-17:30.
@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     cel_node: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
     # Seconds between two looks at the CEL table when it had nothing new.
     cel_interval: float = Field(default=1.0, gt=0, le=3600)
+    # Citizens' SMS: the HTTP gateway messages are posted to (no URL: the sms role sends nothing),
+    # its bearer token, and the token the gateway sends with inbound messages and receipts.
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_inbound_token: str = ""
+    sms_interval: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("roles", mode="before")
     @classmethod

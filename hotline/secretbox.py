@@ -87,13 +87,17 @@ async def check_startup(conn: asyncpg.Connection, box: SecretBox) -> None:
 
 
 async def rotate(conn: asyncpg.Connection, old: SecretBox, new: SecretBox) -> int:
-    """Re-seal every unit secret under ``new`` in one transaction; returns how many."""
+    """Re-seal every unit secret and channel intake secret under ``new`` in one transaction;
+    returns how many."""
     if not new.sealing:
         raise ConfigError("the new key is empty")
+    count = 0
     async with conn.transaction():
-        rows = await conn.fetch("SELECT key_id, secret FROM unit_keys FOR UPDATE")
-        for r in rows:
-            await conn.execute(
-                "UPDATE unit_keys SET secret = $2 WHERE key_id = $1", r["key_id"], new.seal(old.open(r["secret"]))
-            )
-    return len(rows)
+        for table in ("unit_keys", "intake_keys"):
+            rows = await conn.fetch(f"SELECT key_id, secret FROM {table} FOR UPDATE")
+            for r in rows:
+                await conn.execute(
+                    f"UPDATE {table} SET secret = $2 WHERE key_id = $1", r["key_id"], new.seal(old.open(r["secret"]))
+                )
+            count += len(rows)
+    return count

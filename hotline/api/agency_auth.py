@@ -76,7 +76,7 @@ async def verify(request: web.Request) -> Principal:
                 what = "key revoked" if key.revoked_at is not None else "the key's unit is inactive"
                 raise signing.SignatureRefused(signing.Refusal.REVOKED_KEY, what, {"key_id": parts.key_id})
             signing.check_signature([key.secret], parts, request.method, request.raw_path, body)
-            await _claim_nonce(request, conn, parts)
+            await claim_nonce(request, conn, parts)
             await keystore.touch(conn, key)
     except signing.SignatureRefused as exc:
         log.warning(
@@ -88,7 +88,8 @@ async def verify(request: web.Request) -> Principal:
     return Principal(None, f"unit:{key.unit_code}", "handler", key.unit_id, key.unit_name)
 
 
-async def _claim_nonce(request: web.Request, conn: asyncpg.Connection, parts: signing.SignedParts) -> None:
+async def claim_nonce(request: web.Request, conn: asyncpg.Connection, parts: signing.SignedParts) -> None:
+    """Refuse a nonce seen before (Redis fast path, PostgreSQL durable claim); the intake API uses it too."""
     if not await _claim_in_redis(request.app[REDIS], parts) or not await _claim_in_postgres(conn, parts):
         raise signing.SignatureRefused(
             signing.Refusal.REPLAYED, "nonce already used; sign every request with a new nonce", {"nonce": parts.nonce}

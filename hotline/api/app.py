@@ -22,17 +22,21 @@ from hotline.api import (
     agency_auth,
     assist,
     calls,
+    channel_figures,
     city,
     deadlines,
     desktop,
     figures,
     health,
+    intake,
     kb,
     openapi,
     orders,
     outbox,
+    public,
     routing,
     session,
+    sms,
     units,
 )
 from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
@@ -45,8 +49,11 @@ from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
 from hotline.hotspots.watch import HotspotRules, HotspotWatch
+from hotline.open311 import http as open311
 from hotline.orders.actions import Services
 from hotline.secretbox import SecretBox
+from hotline.sms.relay import SmsRelay
+from hotline.sms.senders import HttpGateway
 from hotline.web import console
 
 log = logging.getLogger(__name__)
@@ -111,6 +118,14 @@ def _hotspot_watch(app: web.Application) -> HotspotWatch:
     return HotspotWatch(app[POOL], app[REDIS], rules=rules, interval=s.hotspot_interval)
 
 
+def _sms_relay(app: web.Application) -> SmsRelay | None:
+    settings = app[SETTINGS]
+    if not settings.sms_gateway_url:
+        return None
+    gateway = HttpGateway(settings.sms_gateway_url, settings.sms_gateway_token)
+    return SmsRelay(app[POOL], gateway, ZoneInfo(settings.timezone), interval=settings.sms_interval)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[metrics, errors, text, authenticate, access.record_access], client_max_size=2 * 1024 * 1024
@@ -129,6 +144,7 @@ def create_app(settings: Settings) -> web.Application:
     add_worker(app, "clock", lambda app: CalendarWatch(app[POOL], app[SERVICES].deadlines))
     add_worker(app, "outbox", _outbox_relay)
     add_worker(app, "assist", _hotspot_watch)
+    add_worker(app, "sms", _sms_relay)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(orders.routes)
@@ -144,6 +160,11 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(kb.routes)
     app.add_routes(assist.routes)
     app.add_routes(access.routes)
+    app.add_routes(intake.routes)
+    app.add_routes(sms.routes)
+    app.add_routes(public.routes)
+    app.add_routes(channel_figures.routes)
+    app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     console.setup(app)
     return app

@@ -37,6 +37,7 @@ from hotline.orders.queries import order_audience
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
 from hotline.similar import signatures
+from hotline.sms import notices as sms_notices
 
 __all__ = [
     "Services", "act", "act_in_transaction", "create_order", "insert_order", "order_created", "parse_payload",
@@ -84,9 +85,11 @@ async def create_order(
 async def insert_order(
     conn: asyncpg.Connection, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> asyncpg.Record:
-    """The order's writes, inside the caller's transaction (so a caller can add its own rows,
-    e.g. an idempotency record, to the same commit). Call ``order_created`` after the commit."""
-    if not principal.is_centre:
+    """The order's writes and the citizen's intake SMS, inside the caller's transaction (so a
+    caller can add its own rows, e.g. an idempotency or channel intake record, to the same
+    commit). Call ``order_created`` after the commit. A ``channel`` principal is a channel's
+    intake (``hotline.intake.service``), which verified its own credentials."""
+    if not principal.is_centre and principal.role != "channel":
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     # The time of intake comes from the services' clock, as every action's does (not the server's now()).
     now = services.clock()
@@ -118,6 +121,7 @@ async def insert_order(
     body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
     await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, body)
     await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
+    await sms_notices.on_intake(conn, services, order, services.clock())
     return order
 
 
@@ -341,4 +345,5 @@ async def finish(conn: asyncpg.Connection, change: Change) -> asyncpg.Record:
     )  # fmt: skip
     for topic, unit_id, payload in change.outbox:
         await store.enqueue(conn, topic, order["id"], unit_id, payload)
+    await sms_notices.after_change(conn, change, updated)
     return updated

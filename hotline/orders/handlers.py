@@ -192,7 +192,11 @@ async def _visit(conn, change: Change, _a, p: m.Visit) -> None:
     change.order_updates.update(reopen_count=order["reopen_count"] + 1, visit_due_at=None)
     # A unit since closed down cannot take it back: the order waits, reopened, for the centre to dispatch.
     if lead is not None and lead["unit_active"]:
-        change.follow_up = (Action.DISPATCH, m.Dispatch(unit_id=lead["unit_id"], note="重办：回访不满意或未解决"))
+        # It goes back to its unit whatever the routing engine would pick now, so the reason is given.
+        back = m.Dispatch(
+            unit_id=lead["unit_id"], note="重办：回访不满意或未解决", override_reason="重办：回原承办单位"
+        )
+        change.follow_up = (Action.DISPATCH, back)
 
 
 async def _close(conn, change: Change, _a, p: m.OptionalNote) -> None:

@@ -33,7 +33,7 @@ class NewOrder(Strict):
     caller_name: ShortText | None = None
     anonymous: bool = False
     contact_allowed: bool = True
-    channel: Literal["phone", "web", "app", "wechat", "email", "other"] = "phone"
+    channel: Literal["phone", "web", "app", "wechat", "email", "open311", "sms", "other"] = "phone"
     call_linkedid: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 

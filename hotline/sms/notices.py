@@ -1,0 +1,76 @@
+"""Queue citizens' SMS inside the transaction of the change they announce: on intake, and
+when the centre accepts a unit's reply (the reply notice and the survey). One row per order,
+kind and event (the unique key makes a repeat a no-op); none to an opted-out or non-mobile
+number; quiet hours decide when it may leave."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from hotline.deadlines.policy import NoRule
+from hotline.sms import templates
+from hotline.sms.quiet import send_at
+
+if TYPE_CHECKING:
+    from hotline.orders.change import Change, Services
+
+MOBILE = re.compile(r"^(\+?86)?(1[3-9][0-9]{9})$")
+
+
+def mobile(number: str | None) -> str | None:
+    """The mainland mobile number an SMS can reach, normalised to 11 digits."""
+    match = MOBILE.match((number or "").replace("-", "").replace(" ", ""))
+    return match.group(2) if match else None
+
+
+async def queue(
+    conn: asyncpg.Connection,
+    order: Mapping[str, Any],
+    kind: str,
+    event_key: str,
+    body: str,
+    now: datetime,
+    tz: ZoneInfo,
+) -> bool:
+    """One notice for ``order``'s caller; False when none is queued (no mobile, opted out, already queued)."""
+    phone = mobile(order["caller_number"])
+    if phone is None or await conn.fetchval("SELECT 1 FROM sms_opt_outs WHERE phone = $1", phone):
+        return False
+    urgent = order["urgency"] != "normal"
+    status = await conn.execute(
+        """INSERT INTO sms_messages (order_id, kind, event_key, phone, body, urgent, next_attempt_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, kind, event_key) DO NOTHING""",
+        order["id"], kind, event_key, phone, body, urgent, send_at(now, urgent, tz),
+    )  # fmt: skip
+    return status.endswith(" 1")
+
+
+async def on_intake(conn: asyncpg.Connection, services: Services, order: Mapping[str, Any], now: datetime) -> None:
+    """The order number and the reply time promised if it is dispatched now."""
+    try:
+        due: datetime | None = (await services.deadlines.for_dispatch(conn, order, now)).reply_due_at
+    except NoRule:
+        due = None
+    tz = services.deadlines.calendar.tz
+    await queue(conn, order, "intake", "taken", templates.intake(order["number"], due, tz), now, tz)
+
+
+async def after_change(conn: asyncpg.Connection, change: Change, updated: Mapping[str, Any]) -> None:
+    """The centre accepted the reply: tell the citizen the result and ask for the survey."""
+    if updated["status"] != "awaiting_visit" or change.order["status"] == "awaiting_visit":
+        return
+    a = await conn.fetchrow(
+        """SELECT a.id, a.reply_result, u.name FROM assignments a JOIN units u ON u.id = a.unit_id
+           WHERE a.id = $1""",
+        change.assignment_id,
+    )
+    tz, event = change.services.deadlines.calendar.tz, str(change.assignment_id)
+    number = updated["number"]
+    await queue(conn, updated, "reply", event, templates.reply(number, a["reply_result"], a["name"]), change.now, tz)
+    await queue(conn, updated, "survey", event, templates.survey(number), change.now, tz)
