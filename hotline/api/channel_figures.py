@@ -8,8 +8,10 @@ import datetime as dt
 from aiohttp import web
 
 from hotline.api.body import json_response
+from hotline.api.contract import operation
 from hotline.api.keys import POOL
 from hotline.api.middleware import SUPERVISORS, require_role
+from hotline.api.schemas import Open
 from hotline.errors import InvalidInput
 from hotline.figures.channels import orders_per_channel
 from hotline.figures.periods import between
@@ -18,6 +20,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/figures/channels")
+@operation("Orders per channel and day (?from=&to=, Shanghai days)", "figures", response=Open)
 async def channel_figures(request: web.Request) -> web.Response:
     require_role(request, SUPERVISORS, "figures are for supervisors")
     try:

@@ -18,8 +18,10 @@ from pydantic import Field, HttpUrl, StringConstraints
 from adapters.webhook import signing
 from hotline.api.agency_auth import SignatureRejected, claim_nonce
 from hotline.api.body import json_object, json_response, parse, path_id
+from hotline.api.contract import operation
 from hotline.api.keys import POOL, SECRETS, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, require_role
+from hotline.api.schemas import Open
 from hotline.errors import InvalidInput, MalformedBody
 from hotline.intake import keys
 from hotline.intake.service import Submission, request_hash, review_queue, take_in
@@ -77,6 +79,16 @@ async def _verify(request: web.Request, channel: str) -> None:
 
 
 @routes.post("/api/intake/{channel}")
+@operation(
+    "Signed intake from a channel (web, app, wechat, email): an order for the review queue",
+    "channels",
+    body=IntakeBody,
+    status=201,
+    response=Open,
+    public=True,
+    signed=True,
+    idempotent=True,
+)
 async def intake(request: web.Request) -> web.Response:
     channel = request.match_info["channel"]
     await _verify(request, channel)
@@ -105,6 +117,7 @@ async def intake(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/intake/review")
+@operation("Channel orders waiting for an agent's review", "channels", response=Open)
 async def review(request: web.Request) -> web.Response:
     viewer = require_role(request, CENTRE, "the review queue is for call-centre staff")
     raw = request.query.get("limit", "100")
@@ -118,6 +131,7 @@ async def review(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/admin/intake/keys")
+@operation("A channel key (the secret is shown once)", "channels", body=NewIntakeKey, status=201, response=Open)
 async def create_intake_key(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only admins manage channel keys")
     body = await parse(request, NewIntakeKey)
@@ -127,6 +141,7 @@ async def create_intake_key(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/admin/intake/keys/{key_id}")
+@operation("Revoke a channel key", "channels", status=204)
 async def revoke_intake_key(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only admins manage channel keys")
     async with request.app[POOL].acquire() as conn:
@@ -135,6 +150,7 @@ async def revoke_intake_key(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/admin/open311/clients")
+@operation("Open311 clients", "channels", response=Open)
 async def list_open311_clients(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only admins manage Open311 clients")
     async with request.app[POOL].acquire() as conn:
@@ -142,6 +158,9 @@ async def list_open311_clients(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/admin/open311/clients")
+@operation(
+    "A new Open311 client (its api_key is shown once)", "channels", body=NewOpen311Client, status=201, response=Open
+)
 async def create_open311_client(request: web.Request) -> web.Response:
     """A new client; its api_key is in this response and never again."""
     require_role(request, ADMINS, "only admins manage Open311 clients")
@@ -152,6 +171,7 @@ async def create_open311_client(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/admin/open311/clients/{client_id}")
+@operation("Revoke an Open311 client", "channels", status=204)
 async def revoke_open311_client(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only admins manage Open311 clients")
     async with request.app[POOL].acquire() as conn:

@@ -55,13 +55,19 @@ def normalize(path: str) -> str:
     return _PARAM.sub(lambda mt: "{" + mt.group(1) + "}", path)
 
 
+OWN_SPECIFICATIONS = ("/open311/",)
+
+
 def documented_routes(app: web.Application) -> Iterator[tuple[str, str, Contract | None]]:
     """(method, path, contract) of every route a client can call (HEAD comes with GET)."""
     for route in app.router.routes():
         if route.method == "HEAD" or route.resource is None:
             continue
-        # The console's pages and files are for browsers, not API clients.
+        # The console's pages and files are for browsers, not API clients; Open311 has its own
+        # specification (GeoReport v2), formats and error shape.
         if isinstance(route.resource, web.StaticResource) or is_browser_page(route.handler):
+            continue
+        if route.resource.canonical.startswith(OWN_SPECIFICATIONS):
             continue
         yield route.method, normalize(route.resource.canonical), contract_of(route.handler)
 

@@ -17,7 +17,9 @@ from aiohttp import web
 
 from hotline import bus
 from hotline.api.body import json_response
+from hotline.api.contract import operation
 from hotline.api.keys import POOL, REDIS
+from hotline.api.schemas import Open
 from hotline.errors import ApiError, InvalidInput, NotFound, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,12 @@ async def _throttle(request: web.Request) -> None:
 
 
 @routes.get("/api/public/orders/{number}")
+@operation(
+    "The citizen's own status lookup (?phone_tail=NNNN); a wrong tail looks like a missing order",
+    "public",
+    response=Open,
+    public=True,
+)
 async def lookup(request: web.Request) -> web.Response:
     await _throttle(request)
     tail = request.query.get("phone_tail", "")

@@ -10,7 +10,9 @@ from aiohttp import web
 from pydantic import StringConstraints
 
 from hotline.api.body import json_response, parse
+from hotline.api.contract import operation
 from hotline.api.keys import POOL, SERVICES, SETTINGS
+from hotline.api.schemas import Open
 from hotline.errors import NotFound, ServiceUnavailable, Unauthenticated
 from hotline.orders import models as m
 from hotline.sms import inbound
@@ -38,6 +40,9 @@ def _gateway(request: web.Request) -> None:
 
 
 @routes.post("/api/sms/gateway/inbound")
+@operation(
+    "The SMS gateway hands us a citizen's reply (gateway token)", "channels", body=Inbound, response=Open, public=True
+)
 async def inbound_sms(request: web.Request) -> web.Response:
     _gateway(request)
     body = await parse(request, Inbound)
@@ -45,6 +50,7 @@ async def inbound_sms(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/sms/gateway/receipts")
+@operation("The SMS gateway reports a delivery (gateway token)", "channels", body=Receipt, response=Open, public=True)
 async def delivery_receipt(request: web.Request) -> web.Response:
     _gateway(request)
     body = await parse(request, Receipt)
