@@ -11,6 +11,7 @@ are published to the bus only after the transaction has committed (``notify``).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -27,7 +28,7 @@ from hotline.errors import (
     StaleVersion,
 )
 from hotline.orders import models as m
-from hotline.orders import store
+from hotline.orders import numbers, store
 from hotline.orders.assignment_states import OPEN, param
 from hotline.orders.change import Change, Services
 from hotline.orders.dispatching import suggest
@@ -74,26 +75,27 @@ async def create_order(
     pool: asyncpg.Pool, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> dict:
     """Take in an order (受理); ``call_id`` links the call record it was taken on."""
+    taken_at = services.clock()
+    await numbers.prepare(pool, taken_at)
     async with pool.acquire() as conn, conn.transaction():
-        order = await insert_order(conn, principal, data, call_id)
+        order = await insert_order(conn, principal, data, taken_at, call_id)
     await order_created(services, order, principal)
     return order_view(order, principal)
 
 
 async def insert_order(
-    conn: asyncpg.Connection, principal: Principal, data: m.NewOrder, call_id: int | None = None
+    conn: asyncpg.Connection,
+    principal: Principal,
+    data: m.NewOrder,
+    taken_at: datetime,
+    call_id: int | None = None,
 ) -> asyncpg.Record:
     """The order's writes, inside the caller's transaction (so a caller can add its own rows,
-    e.g. an idempotency record, to the same commit). Call ``order_created`` after the commit."""
+    e.g. an idempotency record, to the same commit). Call ``numbers.prepare`` for ``taken_at``
+    before the transaction and ``order_created`` after the commit."""
     if not principal.is_centre:
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
-    day, seq = await conn.fetchrow(
-        """INSERT INTO order_number_counters (day, last)
-           VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date, 1)
-           ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
-           RETURNING day, last"""
-    )
-    number = f"{day:%Y%m%d}-{seq:06d}"
+    number = await numbers.draw(conn, taken_at)
     try:
         order = await conn.fetchrow(
             """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
