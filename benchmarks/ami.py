@@ -1,6 +1,10 @@
-"""AMI adapter throughput: events per second into PostgreSQL, beside panoramisk's bare parse rate.
+"""AMI adapter throughput: events per second into PostgreSQL, beside panoramisk's bare parse rate;
+and the CEL pass: CEL rows per second into call records, beside a bare SELECT of those rows.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres /tmp/venv/bin/python benchmarks/ami.py [--rounds 10]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python benchmarks/ami.py [--rounds 10]
+
+Runs from a clone: the recordings come from the repository's copy (tests/data/shared) or
+../shared, the database server from DATABASE_URL. The last line is JSON.
 
 burst.ami (120 calls in 10 s, ~7,000 events) is repeated ``--rounds`` times with
 distinct linkedids per round. Measured in the same run, on the same byte stream:
@@ -8,16 +12,19 @@ distinct linkedids per round. Measured in the same run, on the same byte stream:
 - bare: panoramisk's own ``AMIProtocol.data_received`` over the bytes in 64 KiB
   reads, dispatching to a no-op (parse only; its lossy decode included);
 - guarded: our ``HotlineAMIProtocol`` the same way (incremental decoder, isolation);
-- adapter: a replay server in a separate process streams the bytes over TCP at full
-  speed; the adapter parses, interprets and upserts every call into a scratch
+- adapter: a bare AMI server in a separate process (benchmarks/ami_blast.py) writes the
+  bytes over TCP at once; the adapter parses, interprets and upserts every call into a scratch
   PostgreSQL database (created on DATABASE_URL's server, migrated, dropped after).
   Timed from start() until every event is received and every row committed.
+
+Then benchmarks/cel.py's CEL pass on outage.cel.csv repeated ``--cel-rounds`` times.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -30,14 +37,18 @@ from typing import Any
 import asyncpg
 from panoramisk.ami_protocol import AMIProtocol
 
-from adapters.ami.adapter import AmiAdapter
-from adapters.ami.config import AmiNode
-from adapters.ami.protocol import HotlineAMIProtocol
-from adapters.ami.trace import load_trace, retagged
-from hotline import db
-
 ROOT = Path(__file__).resolve().parent.parent
-TRACE = ROOT.parent / "shared" / "ami-traces" / "burst.ami"
+sys.path.insert(0, str(ROOT))
+
+from adapters.ami.adapter import AmiAdapter  # noqa: E402
+from adapters.ami.config import AmiNode  # noqa: E402
+from adapters.ami.protocol import HotlineAMIProtocol  # noqa: E402
+from adapters.ami.trace import load_trace, retagged  # noqa: E402
+from benchmarks.cel import cel_rates, recording  # noqa: E402
+from hotline import db  # noqa: E402
+
+TRACE = recording(ROOT, "ami-traces/burst.ami")
+CEL_EXPORT = recording(ROOT, "asterisk/outage.cel.csv")
 READ = 64 * 1024
 
 
@@ -86,19 +97,21 @@ def _free_port() -> int:
 
 
 def start_replay(rounds: int) -> tuple[subprocess.Popen[str], int]:
-    """The replay server in its own process, so it does not share the adapter's event loop."""
+    """A bare AMI server (benchmarks/ami_blast.py) in its own process, so it does not share the
+    adapter's event loop, writing the whole stream at once."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "adapters.ami.replay", str(TRACE), "--port", str(port), "--speed", "0",
-         "--rounds", str(rounds), "--username", "bench", "--secret", "bench"],
+        [sys.executable, str(ROOT / "benchmarks" / "ami_blast.py"), str(TRACE), str(port), str(rounds)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert server.stdout is not None
-    server.stdout.readline()  # "AMI replay of … on host:port": listening
+    server.stdout.readline()  # "listening"
     return server, port
 
 
-async def adapter_rate(admin_url: str, port: int, expected_events: int) -> tuple[float, float, int]:
+async def adapter_rate(
+    admin_url: str, port: int, expected_events: int, cel_rounds: int
+) -> tuple[float, float, int, tuple[float, float, int, int]]:
     name = f"hotline_bench_ami_{uuid.uuid4().hex[:8]}"
     url = await db.create_database(admin_url, name)
     pool: asyncpg.Pool | None = None
@@ -122,7 +135,8 @@ async def adapter_rate(admin_url: str, port: int, expected_events: int) -> tuple
         stored = time.perf_counter() - start
         await adapter.stop()
         rows = await pool.fetchval("SELECT count(*) FROM calls WHERE state = 'ended'")
-        return expected_events / received, expected_events / stored, rows
+        cel = await cel_rates(pool, CEL_EXPORT, cel_rounds)
+        return expected_events / received, expected_events / stored, rows, cel
     finally:
         if pool is not None:
             await pool.close()
@@ -132,6 +146,7 @@ async def adapter_rate(admin_url: str, port: int, expected_events: int) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--cel-rounds", type=int, default=50)
     args = parser.parse_args()
     admin_url = os.environ.get("DATABASE_URL")
     if not admin_url:
@@ -146,7 +161,9 @@ def main() -> None:
     guarded = parse_rate(HotlineAMIProtocol, data, events)
     server, port = start_replay(args.rounds)
     try:
-        received, stored, rows = asyncio.run(adapter_rate(admin_url, port, events))
+        received, stored, rows, (cel_bare, cel_pass, cel_rows, cel_calls) = asyncio.run(
+            adapter_rate(admin_url, port, events, args.cel_rounds)
+        )
     finally:
         server.terminate()
         server.wait(10)
@@ -157,6 +174,21 @@ def main() -> None:
     print(f"{'adapter over TCP, events received':<48}{received:>12,.0f} events/s   {received / bare:.2f}")
     label = f"adapter over TCP, all {rows:,} calls committed"
     print(f"{label:<48}{stored:>12,.0f} events/s   {stored / bare:.2f}")
+    print(f"{'CEL: bare SELECT of the rows':<48}{cel_bare:>12,.0f} rows/s     1.00")
+    label = f"CEL pass, {cel_calls:,} calls written"
+    print(f"{label:<48}{cel_pass:>12,.0f} rows/s     {cel_pass / cel_bare:.2f}")
+    result = {
+        "benchmark": "ami",
+        "events": events,
+        "ami_events_per_s_into_postgres": round(stored),
+        "ami_bare_parse_events_per_s": round(bare),
+        "ami_ratio": round(stored / bare, 3),
+        "cel_rows": cel_rows,
+        "cel_rows_per_s_into_calls": round(cel_pass),
+        "cel_bare_select_rows_per_s": round(cel_bare),
+        "cel_ratio": round(cel_pass / cel_bare, 3),
+    }
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

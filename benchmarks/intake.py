@@ -31,7 +31,6 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +39,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dispatch.engine import Router  # noqa: E402
 from hotline import db  # noqa: E402
 from hotline.cli import DEFAULT_DIVISIONS  # noqa: E402
 from hotline.orders import actions, numbers  # noqa: E402
@@ -162,11 +162,13 @@ async def _measure(args: argparse.Namespace, base: str, pool: asyncpg.Pool) -> d
     agent = await who(pool, "agent1001")
     data = m.NewOrder.model_validate(ORDER)
 
+    async with pool.acquire() as conn:  # the server's router too: the intake records the order's place
+        services = actions.Services(router=await Router.load(conn))
+
     async def same_sql() -> None:
-        taken_at = datetime.now(UTC)
-        await numbers.prepare(pool, taken_at)
+        await numbers.prepare(pool, services.clock())
         async with pool.acquire() as conn, conn.transaction():
-            await actions.insert_order(conn, agent, data, taken_at)
+            await actions.insert_order(conn, services, agent, data)
 
     async def plain_insert() -> None:
         await pool.execute("INSERT INTO bench_plain (v) VALUES ($1)", "压测")

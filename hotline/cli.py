@@ -18,7 +18,7 @@ from typing import TypeVar
 import asyncpg
 from pydantic import SecretStr
 
-from hotline import cli_secrets, cli_users, db, logs, secretbox
+from hotline import cli_calendar, cli_calls, cli_secrets, cli_users, db, logs, secretbox
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(fn=cmd_import_divisions)
     cli_users.add_parser(sub)
     cli_secrets.add_parser(sub)
+    cli_calendar.add_parser(sub)
+    cli_calls.add_commands(sub)
     return parser
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, StringConstraints, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Role = Literal["api", "ami", "clock", "outbox", "assist"]
+Role = Literal["api", "ami", "cel", "clock", "outbox", "assist"]
 
 
 class ConfigError(Exception):
@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     # Which parts this process runs: comma-separated, e.g. HOTLINE_ROLES=api or HOTLINE_ROLES=clock,outbox.
-    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["api", "ami", "clock", "outbox", "assist"])
+    roles: Annotated[list[Role], NoDecode] = Field(
+        default_factory=lambda: ["api", "ami", "cel", "clock", "outbox", "assist"]
+    )
     timezone: str = "Asia/Shanghai"
     # Working hours deadlines are counted in, e.g. 08:30-12:00,13:30-17:30.
     work_hours: str = "08:30-12:00,13:30-17:30"
@@ -68,6 +70,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     # Agency webhook URLs may point at loopback or private networks only when this is true.
     webhook_allow_private: bool = False
+    # Where Asterisk's cel_pgsql writes, when not into this database's own cel table.
+    cel_database_url: str = ""
+    # calls.node of the call records the CEL pass writes (default: the only AMI node, else pbx1).
+    cel_node: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
+    # Seconds between two looks at the CEL table when it had nothing new.
+    cel_interval: float = Field(default=1.0, gt=0, le=3600)
 
     @field_validator("roles", mode="before")
     @classmethod

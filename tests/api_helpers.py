@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from hotline.api.app import create_app
+from hotline.api.keys import SERVICES
 from hotline.config import Settings
 from hotline.seed import DEMO_PASSWORD
 
@@ -19,11 +21,16 @@ TEST_INSTANCE = f"test-{os.getpid()}"
 
 
 @asynccontextmanager
-async def running_server(database_url: str, redis_url: str, **settings: Any) -> AsyncIterator[str]:
-    """The API alone unless ``roles`` says otherwise: tests start the workers they exercise."""
+async def running_server(
+    database_url: str, redis_url: str, clock: Callable[[], datetime] | None = None, **settings: Any
+) -> AsyncIterator[str]:
+    """The API alone unless ``roles`` says otherwise: tests start the workers they exercise.
+    ``clock`` pins what time it is for the actions and /healthz."""
     settings.setdefault("roles", ["api"])
     settings.setdefault("instance", TEST_INSTANCE)
     app = create_app(Settings(database_url=database_url, redis_url=redis_url, **settings))
+    if clock is not None:
+        app[SERVICES].clock = clock
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -212,6 +212,32 @@ def test_reconcile_closes_calls_gone_and_flags_calls_still_up() -> None:
     assert late.kind == "updated" and late.call.hangup_cause == 16
 
 
+def test_reconcile_closes_a_call_whose_caller_leg_is_gone_while_other_legs_linger() -> None:
+    """The old rule kept a call open while any channel shared its Linkedid (4 calls left queued)."""
+    interp = Interpreter("pbx1")
+    interp.feed({"Event": "QueueCallerJoin", "Linkedid": "5.0", "Uniqueid": "5.1", "Queue": "q"}, RECEIVED)
+    interp.mark_gap()
+    snap = Snapshot.from_messages(
+        [{"Event": "CoreShowChannel", "Uniqueid": "5.7", "Linkedid": "5.0", "Channel": "Local/1001@agents-0a;1",
+          "Application": "AppQueue", "BridgeId": ""}],
+    )  # fmt: skip
+    [change] = reconcile(interp, snap, RECEIVED + timedelta(seconds=30))
+    assert change.kind == "ended" and change.call.state == "ended" and "5.0" not in interp.active
+
+
+def test_feed_survives_bad_values() -> None:
+    interp = Interpreter("pbx1")
+    [join] = interp.feed(
+        {"Event": "QueueCallerJoin", "Linkedid": ["6.0", "junk"], "Uniqueid": "6.1", "Queue": "q", "Timestamp": "nan"},
+        RECEIVED,
+    )
+    assert join.call.linkedid == "6.0" and join.call.entered_at == RECEIVED and join.call.incomplete
+    [answer] = interp.feed(
+        {"Event": "AgentConnect", "Linkedid": "6.0", "Queue": "q", "HoldTime": "-3", "RingTime": "x"}, RECEIVED
+    )
+    assert (answer.call.hold_time, answer.call.ring_time) == (0, None)
+
+
 def test_agent_for_channel_matches_local_and_pjsip_members() -> None:
     snap = Snapshot.from_messages(
         [

@@ -95,23 +95,26 @@ def test_a_raising_dispatch_does_not_lose_the_rest_of_the_read() -> None:
     assert [e["Linkedid"] for e in collector.events] == ["2.0"]
 
 
-async def test_forgotten_actions_fail_instead_of_hanging() -> None:
+async def test_no_action_is_kept_for_resending_after_a_loss() -> None:
+    """Every action unanswered when the connection goes fails at once; none waits to be re-sent
+    (a second Originate places a second call, a second Redirect moves a caller again)."""
     manager = SafeManager(username="u", secret="s")
     protocol = HotlineAMIProtocol()
     protocol.connection_made(FakeTransport())
     manager.attach(protocol, lambda exc: None)
-    ping = manager.send_action({"Action": "Ping"})
-    originate = manager.send_action({"Action": "Originate", "Channel": "PJSIP/1001", "Exten": "12345"})
-    redirect = manager.send_action({"Action": "Redirect", "Channel": "PJSIP/1001"})
+    names = ("Ping", "Originate", "Redirect", "Setvar", "BlindTransfer", "Atxfer", "QueuePause", "Hangup")
+    sent = [manager.send_action({"Action": name, "Channel": "PJSIP/1001"}) for name in names]
     protocol.connection_lost(None)
-    with pytest.raises(AMIConnectionLost):
-        await ping
-    with pytest.raises(AMIConnectionLost):
-        await originate
-    # never re-sent on the next connection: a second Originate would place a second call
-    assert [a["Action"] for a in manager.awaiting_actions] == ["Redirect"]
-    assert not redirect.done()
-    redirect.cancel()
+    for future in sent:
+        with pytest.raises(AMIConnectionLost):
+            await future
+    assert list(manager.awaiting_actions) == []
+
+
+def test_a_repeated_header_keeps_its_first_value() -> None:
+    data = b"Event: UserEvent\r\nLinkedid: 1.0\r\nLinkedid: 9.9\r\nScore: 4\r\n\r\n"
+    got = feed(HotlineAMIProtocol(), [data])
+    assert got.events[0]["Linkedid"] == "1.0"
 
 
 def test_a_runaway_message_is_dropped_and_the_stream_goes_on() -> None:

@@ -38,6 +38,11 @@ async def test_demo_runs_the_whole_centre(servers: Embedded, redis_url: str, sha
     assert result.orders == {"closed": 20} and unfinished == 0
     assert result.pushes_delivered >= 17 and dead == 0
     text = "\n".join(result.summary)
+    # the README's calls line, on whatever day this runs: the trace's calls count over their own days
+    assert text.startswith(
+        "calls: offered 20, answered 13 (65%), abandoned 7, service level 15 s 30%, 20 s 45%, "
+        "avg speed of answer 14.7 s, avg handle 3.2 s\n"
+    )
     assert "orders: received 20, answered directly 3, closed 20 (unreachable 1), reopened (重办) 1" in text
     assert any("returned a misrouted order" in line for line in said)
     # three assignments made late: all three past sign-by (their warnings superseded), two past

@@ -21,6 +21,7 @@ CENTRE_BODY = {
     Action.SUSPEND: {"reason": "等待司法裁定"},
     Action.RESUME: {},
     Action.VISIT: {"reached": True, "satisfaction": "satisfied", "resolved": True},
+    Action.SET_DIVISION: {"division_code": "320302001", "reason": "来电人补充了详细地址"},
 }
 UNIT_BODY = {
     Action.SIGN: {},
@@ -42,6 +43,7 @@ ACTOR = {
     Action.RESUME: "supervisor",
     Action.REVIEW: "agent1001",
     Action.DECIDE_EXTENSION: "agent1001",
+    Action.SET_DIVISION: "agent1001",
 }
 EXPECTED_TO = {
     Action.RESOLVE_DIRECTLY: "resolved_directly",

@@ -31,8 +31,10 @@ class AmiNode(BaseModel):
     ping_timeout: Seconds = 5.0  # … must be answered within this, or we reconnect
     connect_timeout: Seconds = 5.0
     action_timeout: Seconds = 15.0  # login and reconciliation actions
-    reconnect_min: Seconds = 0.5  # backoff after a lost connection, doubling …
-    reconnect_max: Seconds = 30.0  # … up to this
+    reconnect_min: Seconds = 0.25  # backoff after a lost connection, doubling …
+    # … up to this: at most 1.5 s between attempts, so the adapter is logged in
+    # again within 2 s of Asterisk taking connections again (a call-centre cannot be blind for 13 s).
+    reconnect_max: Annotated[float, Field(gt=0, le=1.5)] = 1.0
 
     @model_validator(mode="after")
     def _backoff_order(self) -> AmiNode:

@@ -18,17 +18,23 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.ami.records import CallChange, CallRecord, ChangeKind, Outcome, parse_int, parse_timestamp
+from adapters.ami.records import CallChange, CallRecord, ChangeKind, Outcome, clamp_int, parse_timestamp
 
 Event = Mapping[str, Any]
 Handler = Callable[["Interpreter", Event, datetime], list[CallChange]]
 
 _UNKNOWN_CID = {"", "<unknown>"}
+# Bounds of the integers we store: beyond them a value is clamped and the call flagged.
+SECONDS = (0, 7 * 24 * 3600)
+POSITION = (0, 1_000_000)
+CAUSE = (0, 999)
 
 
 def _get(event: Event, *keys: str) -> str | None:
     for key in keys:
         value = event.get(key)
+        if isinstance(value, list):  # a repeated header: the first value counts
+            value = value[0] if value else None
         if value is not None:
             return value if isinstance(value, str) else str(value)
     return None
@@ -58,15 +64,33 @@ class Interpreter:
         # Calls a reconciliation saw up but not yet queued (IVR, announcement): when they join,
         # what happened before (e.g. MixMonitorStart) was missed, so the record is incomplete.
         self._seen_before_queue: OrderedDict[str, str] = OrderedDict()
+        self._repairing = False  # the event being fed carried a value that had to be replaced
 
     # -- entry points -------------------------------------------------------------------------
 
-    def feed(self, event: Event, received_at: datetime) -> list[CallChange]:
+    def feed(self, event: Event, received_at: datetime, *, trusted_time: bool = True) -> list[CallChange]:
+        """Apply one event. Its ``Timestamp`` is its time unless it is unreadable, NaN or infinite,
+        or the session found it far from the node's clock (``trusted_time=False``): then the receive
+        time is, and the calls it changed are flagged. No value of an event can make it raise."""
         handler = HANDLERS.get(_get(event, "Event") or "")
         if handler is None:
             return []
-        at = parse_timestamp(_get(event, "Timestamp")) or received_at
-        return handler(self, event, at)
+        raw = _get(event, "Timestamp")
+        stamp = parse_timestamp(raw) if trusted_time else None
+        self._repairing = raw is not None and stamp is None
+        changes = handler(self, event, stamp or received_at)
+        if self._repairing:
+            for change in changes:
+                change.call.repaired = True
+                live = self.find(change.call.linkedid)
+                if live is not None:
+                    live.repaired = True
+        return changes
+
+    def _int(self, event: Event, key: str, bounds: tuple[int, int], *more: str) -> int | None:
+        value, repaired = clamp_int(_get(event, key, *more), *bounds)
+        self._repairing = self._repairing or repaired
+        return value
 
     def find(self, linkedid: str | None) -> CallRecord | None:
         if not linkedid:
@@ -158,8 +182,8 @@ class Interpreter:
         if rec is None:
             return []
         rec.answered_at = at
-        rec.hold_time = parse_int(_get(ev, "HoldTime"))
-        rec.ring_time = parse_int(_get(ev, "RingTime"))
+        rec.hold_time = self._int(ev, "HoldTime", SECONDS)
+        rec.ring_time = self._int(ev, "RingTime", SECONDS)
         rec.agent_interface = _get(ev, "Interface") or rec.agent_interface
         rec.agent_name = _get(ev, "MemberName") or rec.agent_name
         rec.outcome = "answered"
@@ -179,8 +203,8 @@ class Interpreter:
         rec = self.find(linkedid)
         if rec is None:
             return []
-        rec.talk_time = parse_int(_get(ev, "TalkTime"))
-        hold = parse_int(_get(ev, "HoldTime"))
+        rec.talk_time = self._int(ev, "TalkTime", SECONDS)
+        hold = self._int(ev, "HoldTime", SECONDS)
         if hold is not None:
             rec.hold_time = hold
         rec.complete_reason = _get(ev, "Reason") or rec.complete_reason
@@ -201,8 +225,8 @@ class Interpreter:
             return []
         rec.outcome = "abandoned"
         rec.left_queue = True
-        rec.hold_time = parse_int(_get(ev, "HoldTime"))
-        rec.abandon_position = parse_int(_get(ev, "OriginalPosition", "Position"))
+        rec.hold_time = self._int(ev, "HoldTime", SECONDS)
+        rec.abandon_position = self._int(ev, "OriginalPosition", POSITION, "Position")
         if not rec.seen_from_start and rec.hold_time is not None:
             rec.entered_at = at - timedelta(seconds=rec.hold_time)  # better than the snapshot's estimate
         return [CallChange("updated", rec.snapshot())]
@@ -245,7 +269,7 @@ class Interpreter:
         rec = self.find(_get(ev, "Linkedid"))
         if rec is None or uniqueid is None or uniqueid != rec.caller_uniqueid:
             return []
-        rec.hangup_cause = parse_int(_get(ev, "Cause"))
+        rec.hangup_cause = self._int(ev, "Cause", CAUSE)
         rec.hangup_cause_txt = _get(ev, "Cause-txt")
         return [self._end(rec, at)]
 

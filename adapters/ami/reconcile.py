@@ -2,7 +2,9 @@
 snapshot into the interpreter's state. Pure: no I/O, time passed in.
 
 What it can know (and what it cannot), per call:
-- live in memory, gone from the snapshot: it ended while we were not listening.
+- live in memory, its caller leg gone from the snapshot: it ended while we were not listening
+  (other channels of its Linkedid may linger, e.g. an agent leg still hanging up: they do not
+  keep the call open).
   Closed at ``now`` (the earliest moment we *know* it had ended), outcome
   ``answered`` if we had seen it answered, else ``unknown``; flagged incomplete.
 - live in memory and in the snapshot: still up; flagged incomplete (events of
@@ -141,8 +143,9 @@ def reconcile(interp: Interpreter, snap: Snapshot, now: datetime) -> list[CallCh
 
     for rec in list(interp.active.values()):
         rec.gap = True
-        legs = by_linkedid.get(rec.linkedid)
-        if not legs:
+        legs = by_linkedid.get(rec.linkedid) or []
+        caller_up = any(c.uniqueid == rec.caller_uniqueid for c in legs) if rec.caller_uniqueid else bool(legs)
+        if not caller_up:
             rec.ended_at = now
             rec.state = "ended"
             rec.outcome = final_outcome(rec)

@@ -52,12 +52,14 @@ class CallRecord:
     # Bookkeeping, not columns of their own: together they make ``incomplete``.
     seen_from_start: bool = True  # False when the record was created from a snapshot (latejoin, reconnect)
     gap: bool = False  # we were disconnected during part of this call's life
+    repaired: bool = False  # an event of it carried a value we could not believe (time, integer): replaced
     left_queue: bool = False
 
     @property
     def incomplete(self) -> bool:
-        """Some part of this call's life was not observed live: values may be estimates or missing."""
-        return self.gap or not self.seen_from_start
+        """Some part of this call's life was not observed live, or not believably: values may be
+        estimates or missing (the CEL pass completes them)."""
+        return self.gap or self.repaired or not self.seen_from_start
 
     @property
     def key(self) -> tuple[str, str]:
@@ -96,6 +98,18 @@ def parse_int(value: str | None) -> int | None:
         return int(value)
     except ValueError:
         return None
+
+
+def clamp_int(value: str | None, low: int, high: int) -> tuple[int | None, bool]:
+    """An integer header within [low, high]: (value, repaired). Out of range it is clamped, not
+    dropped (a HoldTime of -3 is still a call that waited); unreadable it is None; both repaired."""
+    if value is None or value == "":
+        return None, False
+    number = parse_int(value.strip())
+    if number is None:
+        return None, True
+    clamped = min(max(number, low), high)
+    return clamped, clamped != number
 
 
 def parse_duration(value: str | None) -> int | None:

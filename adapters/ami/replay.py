@@ -31,7 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.ami.replay_state import ReplayState, _block
-from adapters.ami.trace import SEPARATOR, Trace, TraceMessage, load_trace, parse_headers, retagged
+from adapters.ami.trace import (
+    SEPARATOR,
+    Trace,
+    TraceMessage,
+    load_trace,
+    parse_client_recording,
+    parse_headers,
+    retagged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +123,10 @@ class ReplayServer:
             self._server.close()
         for client in list(self._clients):
             client.writer.transport.abort()
+        # An aborted client's handler ends by itself; cancelling it instead makes asyncio's
+        # start_server callback log the CancelledError (Python 3.11). Only stragglers are cancelled.
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=1.0)
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
@@ -314,6 +326,14 @@ class ReplayServer:
         with contextlib.suppress(OSError):
             await client.writer.drain()
         client.writer.close()  # flushes what was written, then closes
+
+
+def client_recording_server(path: str | Path, **options: object) -> ReplayServer:
+    """A server replaying a client's recording across its connection losses: it cuts the
+    connection where the client lost it and answers each login with that connection's own
+    recorded snapshot; what happened while the client was away is not in the file at all."""
+    trace, losses = parse_client_recording(Path(path).read_bytes())
+    return ReplayServer(trace, cuts=[Cut(after_events=at) for at in losses], **options)  # type: ignore[arg-type]
 
 
 async def serve_replay(

@@ -11,14 +11,19 @@ Life of a connection:
    A Ping every ``ping_interval`` must be answered within ``ping_timeout``, or the
    connection is aborted (a half-dead TCP connection is otherwise never noticed).
 4. Lost: every live call is flagged (``gap``), backoff doubles from
-   ``reconnect_min`` to ``reconnect_max`` (reset after a connection that lasted),
-   back to 1.
+   ``reconnect_min`` to ``reconnect_max`` (at most 1.5 s; reset after a connection
+   that lasted), back to 1.
+
+No event can break a session: a Timestamp that is unreadable, NaN, infinite or far from
+the node's clock is not believed (the event takes the receive time and its call is
+flagged), so the node clock, which reconciliation reads on every login, stays finite.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -43,24 +48,46 @@ class AMILoginError(Exception):
     """Asterisk refused our credentials."""
 
 
+MAX_SKEW = 3600.0  # seconds a Timestamp may stray from the node clock as we know it
+CLOCK_STEP_VOTES = 3  # consecutive far Timestamps agreeing with each other: the node's clock was stepped
+_PLAUSIBLE = (946684800.0, 7258118400.0)  # 2000-01-01 … 2200-01-01: a first Timestamp outside is garbage
+
+
 class NodeClock:
     """The node's clock, estimated from event ``Timestamp`` headers (wall clock when there are none).
     Used for times we must estimate (receive time of events without Timestamp, reconciliation)."""
 
     def __init__(self) -> None:
-        self.offset = 0.0
+        self.offset: float | None = None  # node clock minus ours, once a Timestamp told us
+        self._votes: list[float] = []  # offsets of consecutive far Timestamps
 
-    def observe(self, timestamp: str | None) -> datetime:
+    def observe(self, timestamp: str | None) -> tuple[datetime, bool]:
+        """(receive time on the node clock, whether the event's own Timestamp can be believed)."""
         wall = time.time()
-        if timestamp:
-            try:
-                self.offset = float(timestamp) - wall
-            except ValueError:
-                pass
-        return datetime.fromtimestamp(wall + self.offset, UTC)
+        if not timestamp:
+            return self._at(wall), True
+        try:
+            value = float(timestamp)
+        except ValueError:
+            return self._at(wall), False
+        if not math.isfinite(value) or not _PLAUSIBLE[0] <= value <= _PLAUSIBLE[1]:
+            return self._at(wall), False
+        offset = value - wall
+        if self.offset is None or abs(offset - self.offset) <= MAX_SKEW:
+            self.offset, self._votes = offset, []
+            return self._at(wall), True
+        self._votes = [v for v in self._votes if abs(v - offset) <= MAX_SKEW] + [offset]
+        if len(self._votes) >= CLOCK_STEP_VOTES:
+            log.warning("the node's clock moved; following it", extra={"seconds": round(offset - self.offset, 3)})
+            self.offset, self._votes = offset, []
+            return self._at(wall), True
+        return self._at(wall), False
+
+    def _at(self, wall: float) -> datetime:
+        return datetime.fromtimestamp(wall + (self.offset or 0.0), UTC)
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(time.time() + self.offset, UTC)
+        return self._at(time.time())
 
 
 @dataclass
@@ -72,6 +99,7 @@ class NodeStats:
     reconcile_failures: int = 0
     events: int = 0
     interpreter_errors: int = 0
+    timestamps_replaced: int = 0
     connected: bool = False
     last_event_at: float | None = None
 
@@ -96,7 +124,7 @@ class NodeSession:
         self.clock = NodeClock()
         self.stats = NodeStats()
         self.logged_in = asyncio.Event()
-        self._held: list[tuple[Message, datetime]] | None = None
+        self._held: list[tuple[Message, datetime, bool]] | None = None
         self._extra = {"node": node.name, "ami_host": node.host, "ami_port": node.port}
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -119,7 +147,7 @@ class NodeSession:
                     log.exception("AMI session error", extra=self._extra)
                 if time.monotonic() - started > STABLE_AFTER:
                     delay = self.node.reconnect_min
-                wait = delay * random.uniform(0.8, 1.2)
+                wait = min(delay * random.uniform(0.8, 1.2), self.node.reconnect_max)  # jitter never past the cap
                 log.info("AMI reconnecting", extra={**self._extra, "retry_in": round(wait, 3)})
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self.node.reconnect_max)
@@ -208,8 +236,13 @@ class NodeSession:
                 self.stats.reconcile_failures += 1
                 log.error("AMI reconciliation failed; live calls stay open", extra={**self._extra, "error": repr(exc)})
                 return
-            snapshot = Snapshot.from_messages(*(r if isinstance(r, list) else [r] for r in got))
-            changes = reconcile(self.interpreter, snapshot, self.clock.now())
+            try:
+                snapshot = Snapshot.from_messages(*(r if isinstance(r, list) else [r] for r in got))
+                changes = reconcile(self.interpreter, snapshot, self.clock.now())
+            except Exception:  # a snapshot we cannot read must not cost the connection (a reconnect loop)
+                self.stats.reconcile_failures += 1
+                log.exception("AMI reconciliation snapshot unreadable; live calls stay open", extra=self._extra)
+                return
             for change in changes:
                 self.emit(change)
             log.info(
@@ -227,8 +260,8 @@ class NodeSession:
 
     def _flush_held(self) -> None:
         held, self._held = self._held, None
-        for message, received in held or ():
-            self._feed(message, received)
+        for message, received, trusted in held or ():
+            self._feed(message, received, trusted)
 
     def _mark_gap(self) -> None:
         count = self.interpreter.mark_gap()
@@ -240,17 +273,19 @@ class NodeSession:
     # -- events -------------------------------------------------------------------------------
 
     def _on_event(self, manager: Any, message: Message) -> None:
-        received = self.clock.observe(message.get("Timestamp"))
+        received, trusted = self.clock.observe(message.get("Timestamp"))
         self.stats.events += 1
         self.stats.last_event_at = time.time()
+        if not trusted:
+            self.stats.timestamps_replaced += 1
         if self._held is not None:
-            self._held.append((message, received))
+            self._held.append((message, received, trusted))
             return
-        self._feed(message, received)
+        self._feed(message, received, trusted)
 
-    def _feed(self, message: Message, received: datetime) -> None:
+    def _feed(self, message: Message, received: datetime, trusted: bool = True) -> None:
         try:
-            changes = self.interpreter.feed(message, received)
+            changes = self.interpreter.feed(message, received, trusted_time=trusted)
         except Exception:
             self.stats.interpreter_errors += 1
             log.exception(

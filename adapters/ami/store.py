@@ -79,6 +79,7 @@ def _build_upsert() -> str:
         + ", ".join(f"{c} = {_MERGE[c]}" for c in _MERGE)
         + ", updated_at = now()"
         + f" WHERE ({', '.join('c.' + c for c in _MERGE)}) IS DISTINCT FROM ({', '.join(merged)})"
+        + " AND c.finalized_at IS NULL"  # the CEL pass wrote the final record: late AMI news cannot undo it
     )
 
 

@@ -8,6 +8,7 @@ client sends the same action.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,10 @@ class TraceMessage:
     def timestamp(self) -> float | None:
         value = self.headers.get("Timestamp")
         try:
-            return float(value) if value else None
+            stamp = float(value) if value else None
         except ValueError:
             return None
+        return stamp if stamp is not None and math.isfinite(stamp) else None  # a replay may carry bad ones
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.headers.get(key, default)
@@ -124,6 +126,31 @@ def parse_trace(data: bytes) -> Trace:
 
 def load_trace(path: str | Path) -> Trace:
     return parse_trace(Path(path).read_bytes())
+
+
+_LOST_MARKER = re.compile(rb"^### connection lost:[^\r\n]*\r?\n", re.MULTILINE)
+_MARKER_LINE = re.compile(rb"^###[^\r\n]*\r?\n(\r?\n)?", re.MULTILINE)
+
+
+def parse_client_recording(data: bytes) -> tuple[Trace, list[int]]:
+    """A client's recording across connection losses (``### connection lost: …`` and
+    ``### reconnected: …`` marker lines between its connections, as ../shared/asterisk's
+    outage.client.ami): one trace whose stream is every connection's events in order, whose
+    response groups are every connection's, in order (each login gets its own snapshot back),
+    and the stream positions where the connection was lost."""
+    stream: list[TraceMessage] = []
+    groups: list[ResponseGroup] = []
+    losses: list[int] = []
+    banner = DEFAULT_BANNER
+    for n, part in enumerate(_LOST_MARKER.split(data)):
+        trace = parse_trace(_MARKER_LINE.sub(b"", part).lstrip(b"\r\n"))
+        if n == 0:
+            banner = trace.banner
+        else:
+            losses.append(len(stream))
+        stream += trace.stream
+        groups += trace.groups
+    return Trace(banner, stream, groups), losses
 
 
 _ID_LINE = re.compile(rb"^([A-Za-z]*(?:id|ID|Id)): (\d+\.\d+)\r$", re.MULTILINE)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from adapters.ami.adapter import AmiAdapter
 from adapters.ami.config import parse_nodes
+from adapters.cel.worker import CelWorker, resolve_node
 from adapters.webhook.config import RelayConfig
 from adapters.webhook.relay import OutboxRelay
 from dispatch.engine import Router
@@ -38,6 +39,7 @@ from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
+from hotline.calendar_years import CalendarWatch
 from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
@@ -84,6 +86,12 @@ def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     return AmiAdapter(nodes, app[POOL], app[REDIS]) if nodes else None
 
 
+def _cel_worker(app: web.Application) -> CelWorker:
+    settings = app[SETTINGS]
+    node = resolve_node(settings.cel_node, settings.ami_nodes)
+    return CelWorker(app[POOL], node, cel_url=settings.cel_database_url, interval=settings.cel_interval)
+
+
 def _deadline_clock(app: web.Application) -> DeadlineClock:
     return DeadlineClock(app[POOL], app[REDIS], interval=app[SETTINGS].clock_interval)
 
@@ -114,7 +122,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
     add_worker(app, "ami", _ami_adapter)
+    add_worker(app, "cel", _cel_worker)
     add_worker(app, "clock", _deadline_clock)
+    add_worker(app, "clock", lambda app: CalendarWatch(app[POOL], app[SERVICES].deadlines))
     add_worker(app, "outbox", _outbox_relay)
     add_worker(app, "assist", _hotspot_watch)
     app.add_routes(health.routes)

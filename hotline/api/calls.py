@@ -1,18 +1,18 @@
-"""Calls and the orders taken on them: the agent opens an order on the call they answered,
-with the caller's number and name filled in from the call record."""
+"""Calls with their legs, and the orders taken on them: the agent opens an order on the call they
+answered, with the caller's number and name filled in from the call record."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from hotline import call_records
 from hotline.api import idempotent
-from hotline.api.body import json_object, json_response, path_id
+from hotline.api.body import json_object, json_response, parse_query, path_id
 from hotline.api.keys import POOL
 from hotline.api.middleware import CENTRE, require_role
 from hotline.api.orders import new_order
 from hotline.errors import NotFound
 from hotline.orders.models import NewOrder
-from hotline.orders.views import row_dict
 
 routes = web.RouteTableDef()
 
@@ -21,18 +21,19 @@ def _centre_only(request: web.Request) -> None:
     require_role(request, CENTRE, "call records are for call-centre staff")
 
 
+@routes.get("/api/calls")
+async def list_calls(request: web.Request) -> web.Response:
+    _centre_only(request)
+    f = parse_query(request, call_records.CallFilter)
+    async with request.app[POOL].acquire() as conn:
+        return json_response(await call_records.list_calls(conn, f))
+
+
 @routes.get("/api/calls/{call_id}")
 async def get_call(request: web.Request) -> web.Response:
     _centre_only(request)
-    call_id = path_id(request, "call_id")
     async with request.app[POOL].acquire() as conn:
-        call = await conn.fetchrow("SELECT * FROM calls WHERE id = $1", call_id)
-        if call is None:
-            raise NotFound("no such call", {"call_id": call_id})
-        orders = await conn.fetch(
-            "SELECT id, number, kind, status, created_at FROM work_orders WHERE call_id = $1 ORDER BY id", call_id
-        )
-    return json_response({**row_dict(call), "orders": [row_dict(o) for o in orders]})
+        return json_response(await call_records.get_call(conn, path_id(request, "call_id")))
 
 
 @routes.post("/api/calls/{call_id}/order")

@@ -8,7 +8,8 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from hotline.api.keys import METRICS, POOL, REDIS
+from hotline.api.keys import METRICS, POOL, REDIS, SERVICES
+from hotline.calendar_years import coverage_at
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -33,7 +34,17 @@ async def healthz(request: web.Request) -> web.Response:
         checks["redis"] = f"error: {type(exc).__name__}"
     status = 200 if checks["postgres"] == "ok" else 503
     overall = "ok" if all(v == "ok" for v in checks.values()) else ("degraded" if status == 200 else "down")
-    return web.json_response({"status": overall, "checks": checks}, status=status)
+    body: dict[str, object] = {"status": overall, "checks": checks}
+    if status == 200:
+        body["details"] = {"calendar": await _calendar(request)}
+    return web.json_response(body, status=status)
+
+
+async def _calendar(request: web.Request) -> dict[str, object]:
+    """Whether the working calendar covers this year and the next (a warning from 45 days before it)."""
+    services = request.app[SERVICES]
+    async with request.app[POOL].acquire() as conn:
+        return (await coverage_at(conn, services.deadlines, services.clock())).as_dict()
 
 
 @routes.get("/metrics")

@@ -32,8 +32,7 @@ async def new_order(request: web.Request, data: NewOrder, call_id: int | None = 
     await numbers.prepare(request.app[POOL], services.clock())
 
     async def work(conn) -> idempotent.Created:
-        taken_at = services.clock()
-        order = await actions.insert_order(conn, p, data, taken_at, call_id)
+        order = await actions.insert_order(conn, services, p, data, call_id)
         return idempotent.Created(201, order_view(order, p), lambda: actions.order_created(services, order, p))
 
     return work

@@ -22,7 +22,7 @@ import socket
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from hotline.config import Settings
 from hotline.deadlines.clock import DeadlineClock
 from hotline.demo.agency import AgencySystem
 from hotline.demo.scenario import REQUESTS
-from hotline.figures import between, call_kpis, figures, today
+from hotline.figures import TZ, Period, between, call_kpis, figures, today
 from hotline.orders import store
 from hotline.orders.assignment_states import AssignmentStatus
 from hotline.seed import DEMO_PASSWORD, seed_demo
@@ -224,8 +224,9 @@ class Demo:
             AssignmentStatus.DISPATCHED.value,
         )
         ids = [r["id"] for r in rows]
+        # The process's clock, which the deadline clock also reads (not the database server's now()).
+        now = datetime.now(UTC)
         async with self.pool.acquire() as conn, conn.transaction():
-            now = await conn.fetchval("SELECT now()")
             for aid in ids:
                 await store.update(
                     conn, aid, dispatched_at=now - timedelta(days=20), sign_due_at=now - timedelta(days=19),
@@ -356,11 +357,12 @@ class Demo:
 
 
 async def summary(pool: asyncpg.Pool) -> list[str]:
-    """The supervisor's view of the run, as plain text lines, from the figures module: the
-    period spans the demo's calls and every deadline its assignments got."""
+    """The supervisor's view of the run, as plain text lines, from the figures module: calls
+    over the trace's own days, orders and assignments over a period that spans every deadline
+    the run's assignments got."""
     period = between(today() - timedelta(days=1), today() + timedelta(days=90))
     async with pool.acquire() as conn:
-        _, calls = await call_kpis(conn, period, "queue")
+        _, calls = await call_kpis(conn, await _trace_days(conn), "queue")
         table = await figures(conn, period, "unit")
         o = await conn.fetchrow(
             """SELECT count(*) AS received,
@@ -404,6 +406,15 @@ async def summary(pool: asyncpg.Pool) -> list[str]:
             f"{_pct(r.rates['satisfaction_rate']):>11}"
         )
     return lines
+
+
+async def _trace_days(conn: asyncpg.Connection) -> Period:
+    """The days the replayed calls entered the queue: a recording keeps the times it was made
+    at, so its calls are counted over their own days, whatever day the demo runs."""
+    first, last = await conn.fetchrow("SELECT min(entered_at), max(entered_at) FROM calls")
+    if first is None:
+        return between(today(), today())
+    return between(first.astimezone(TZ).date(), last.astimezone(TZ).date())
 
 
 def _n(count: int, noun: str) -> str:

@@ -1,7 +1,14 @@
-"""Call-centre KPIs from the AMI call records (DESIGN.md §6), per queue, agent or hour of day.
+"""Call-centre KPIs from the call records (DESIGN.md §6), per queue, agent or hour of day.
 
-A call counts in the period it entered a queue (``entered_at``). offered = calls that entered
-a queue; answered / abandoned by outcome; 接通率 answer rate = answered / offered; service
+They count per *segment* (the ``call_segments`` view, sql/012_cel.sql): a call the CEL pass
+has finalized counts once in each queue it waited in, answered there by the agent who took it
+there, its hold measured from that queue's own join and its talk time from that agent's own
+leg; so a transferred call is offered to both queues and answered by both agents. A call only
+AMI has seen so far counts as its one row. (Before, a transfer counted once, under the last
+queue and agent only, with the first queue's wait.)
+
+A segment counts in the period it entered its queue (``entered_at``). offered = segments;
+answered / abandoned by outcome; 接通率 answer rate = answered / offered; service
 level = answered within 15 s (and 20 s) of hold / offered (GB/T 33358-2016 asks for 15 s);
 ASA = average hold of answered calls; AHT = average talk time of answered calls (the AMI
 records no wrap-up time, so AHT here is talk time only).
@@ -51,7 +58,7 @@ SELECT {keys}, count(*) AS offered,
        count(c.hold_time) FILTER (WHERE c.outcome = 'answered') AS hold_n,
        sum(c.talk_time) FILTER (WHERE c.outcome = 'answered') AS talk_sum,
        count(c.talk_time) FILTER (WHERE c.outcome = 'answered') AS talk_n
-FROM calls c WHERE c.entered_at >= $1 AND c.entered_at < $2
+FROM call_segments c WHERE c.entered_at >= $1 AND c.entered_at < $2
 GROUP BY {positions}
 """
 _OUTER = """

@@ -11,7 +11,6 @@ are published to the bus only after the transaction has committed (``notify``).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -28,7 +27,7 @@ from hotline.errors import (
     StaleVersion,
 )
 from hotline.orders import models as m
-from hotline.orders import numbers, store
+from hotline.orders import numbers, place, store
 from hotline.orders.assignment_states import OPEN, param
 from hotline.orders.change import Change, Services
 from hotline.orders.dispatching import suggest
@@ -65,6 +64,7 @@ PAYLOADS: dict[Action, type[m.ActionBody]] = {
     Action.MERGE: m.Merge,
     Action.SUSPEND: m.Suspend,
     Action.RESUME: m.OptionalNote,
+    Action.SET_DIVISION: m.SetDivision,
 }
 
 
@@ -75,42 +75,42 @@ async def create_order(
     pool: asyncpg.Pool, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> dict:
     """Take in an order (受理); ``call_id`` links the call record it was taken on."""
-    taken_at = services.clock()
-    await numbers.prepare(pool, taken_at)
+    await numbers.prepare(pool, services.clock())
     async with pool.acquire() as conn, conn.transaction():
-        order = await insert_order(conn, principal, data, taken_at, call_id)
+        order = await insert_order(conn, services, principal, data, call_id)
     await order_created(services, order, principal)
     return order_view(order, principal)
 
 
 async def insert_order(
-    conn: asyncpg.Connection,
-    principal: Principal,
-    data: m.NewOrder,
-    taken_at: datetime,
-    call_id: int | None = None,
+    conn: asyncpg.Connection, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> asyncpg.Record:
     """The order's writes, inside the caller's transaction (so a caller can add its own rows,
-    e.g. an idempotency record, to the same commit). Call ``numbers.prepare`` for ``taken_at``
-    before the transaction and ``order_created`` after the commit."""
+    e.g. an idempotency record, to the same commit). Call ``numbers.prepare`` before the
+    transaction and ``order_created`` after the commit."""
     if not principal.is_centre:
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
-    number = await numbers.draw(conn, taken_at)
+    # The time of intake comes from the services' clock, as every action's does (not the server's now()).
+    now = services.clock()
+    number = await numbers.draw(conn, now)
     try:
         order = await conn.fetchrow(
             """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
                    urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                   status, created_by, call_id)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16)
+                   status, created_by, call_id, created_at, updated_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16,$17,$17)
                RETURNING *""",
             number, data.kind, data.category_code, data.title, data.content, data.address,
             data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id,
+            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id, now,
         )  # fmt: skip
     except asyncpg.ForeignKeyViolationError as exc:
         raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
+    located = await place.at_intake(conn, services.router, data)
+    if located is not None:
+        order = await place.record(conn, order["id"], located)
     # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
-    body = data.model_dump(exclude={"caller_number", "caller_name"})
+    body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
     await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, body)
     await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
     return order

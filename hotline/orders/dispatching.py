@@ -11,7 +11,7 @@ import asyncpg
 from dispatch.engine import Decision
 from hotline.errors import Forbidden, InvalidInput
 from hotline.orders import models as m
-from hotline.orders import store
+from hotline.orders import place, store
 from hotline.orders.assignment_states import AssignmentStatus
 from hotline.orders.change import Change, Services
 from hotline.orders.notify import push_payload
@@ -26,7 +26,7 @@ async def suggest(
     if services.router is None:
         return None, None
     await services.router.refresh(conn)
-    decision = services.router.route(order)
+    decision = services.router.route(place.route_request(order))
     if not decision.routed:
         return decision, None
     return decision, decision.via_unit_id if decision.level == "street" else decision.unit_id
@@ -61,6 +61,7 @@ async def dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         "override_reason": p.override_reason if overridden else None,
         "note": p.note,
     }
+    change.order_updates.update(place.after_routing(change.order, decision))
     lead = await _new_assignment(conn, change, unit, "lead", None, None, route_note)
     change.assignment_id = lead["id"]
     assists = []
@@ -92,6 +93,7 @@ async def redispatch(conn, change: Change, hub_assignment, p: m.Redispatch) -> N
             "a hub re-dispatches only to units under it", {"unit_id": p.unit_id, "hub_unit_id": hub["id"]}
         )
     await store.move(conn, hub_assignment, AssignmentStatus.REDISPATCHED)
+    change.order_updates.update(place.handed_down(change.order, unit))
     child = await _new_assignment(conn, change, unit, "lead", hub_assignment["id"], hub["id"], {"note": p.note})
     change.assignment_id = child["id"]
     change.audit = {**store.plain(p), "parent_assignment_id": hub_assignment["id"], "assignment_id": child["id"]}

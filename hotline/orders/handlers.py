@@ -15,7 +15,7 @@ import asyncpg
 from hotline.auth import Principal
 from hotline.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
 from hotline.kb import usage as kb_usage
-from hotline.orders import dispatching, store
+from hotline.orders import dispatching, place, store
 from hotline.orders import models as m
 from hotline.orders.assignment_states import OPEN, AssignmentStatus, param
 from hotline.orders.change import Change, Services
@@ -249,6 +249,7 @@ HANDLERS: dict[Action, Callable[..., Awaitable[None]]] = {
     Action.MERGE: _merge,
     Action.SUSPEND: _suspend,
     Action.RESUME: _resume,
+    Action.SET_DIVISION: place.set_division,
 }
 
 

@@ -131,6 +131,13 @@ class Suspend(ActionBody):
     reason: Reason
 
 
+class SetDivision(ActionBody):
+    """An agent's correction of where the order is (see hotline/orders/place.py)."""
+
+    division_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,12}$")]
+    reason: Reason
+
+
 class Login(Strict):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]

@@ -48,6 +48,7 @@ class Action(StrEnum):
     MERGE = "merge"
     SUSPEND = "suspend"
     RESUME = "resume"
+    SET_DIVISION = "set_division"
 
 
 class Actor(StrEnum):
@@ -110,6 +111,8 @@ RULES: dict[Action, Rule] = {
     Action.SUSPEND: Rule(Actor.SUPERVISOR, SUSPENDABLE, S.SUSPENDED),
     # Resume goes back to the state recorded at suspension.
     Action.RESUME: Rule(Actor.SUPERVISOR, frozenset({S.SUSPENDED}), None),
+    # Where the order is (the figures count it there) may be corrected until it is closed or merged.
+    Action.SET_DIVISION: Rule(Actor.CENTRE, frozenset(Status) - TERMINAL, None),
 }
 
 
