@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 ZONE = ZoneInfo("Asia/Shanghai")
-# One lock for every creator (processes, the clock): CREATE SEQUENCE IF NOT EXISTS is not safe concurrently.
+# One lock for every process creating days: CREATE SEQUENCE IF NOT EXISTS is not safe concurrently.
 _LOCK_KEY = 12345_024
 # Days whose sequence this process has seen exist, per pool (tests run many databases in one
 # process). Pools cannot be weakly referenced; closed ones are forgotten at the next miss.
