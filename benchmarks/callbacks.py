@@ -18,7 +18,8 @@ concurrent agency clients in this process then send:
 3. baseline B: the same replies as bare ``actions.act()`` calls from this process, no
    HTTP and no signature, ``--clients`` at once on a pool the size of the server's.
 
-Printed: requests/s, p50 and p99 latency for each, and the ratios.
+Printed: requests/s, p50 and p99 latency for each, and the ratios; the last line is JSON with
+``signed_reply`` and ``bare_act`` (per second), ``signed_get`` and the p99s.
 """
 
 from __future__ import annotations
@@ -237,6 +238,12 @@ async def bench(args: argparse.Namespace) -> None:
               f"p99 {measured['p99'] / base_a['p99']:.2f}x")  # fmt: skip
         print(f"  signed reply vs bare act():   {measured['rate'] / base_b['rate']:.2f}x throughput, "
               f"p99 {measured['p99'] / base_b['p99']:.2f}x")  # fmt: skip
+        figures = {
+            "clients": args.clients, "signed_reply": round(measured["rate"], 1), "bare_act": round(base_b["rate"], 1),
+            "signed_get": round(base_a["rate"], 1), "signed_reply_p99_ms": round(measured["p99"] * 1000, 1),
+            "bare_act_p99_ms": round(base_b["p99"] * 1000, 1),
+        }  # fmt: skip
+        print(json.dumps(figures))
     finally:
         if server is not None:
             server.terminate()

@@ -2,28 +2,32 @@
 each beside a bare ``count(*)`` over the same rows and period, measured in the same run.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-        /tmp/venv/bin/python benchmarks/figures.py [--orders 2000000] [--calls-per-order 1.2] [--keep]
+        .venv/bin/python benchmarks/figures.py [--orders-per-month 167000] [--years 1] [--calls-per-order 1.2] [--keep]
 
-A scratch database (``hotline_bench_figures``) is created on DATABASE_URL's server, migrated,
-seeded with the 徐州 demo data and loaded with ``--orders`` work orders spread over a year
-(2025-11-01 .. 2026-10-31, Shanghai), their lead assignments (about 1 in 10 dispatched to a
+A scratch database of a new name (``hotline_bench_figures_<random>``) is created on
+DATABASE_URL's server, migrated, seeded with the 徐州 demo data and loaded with
+``--orders-per-month`` work orders a month over ``--years`` years ending 2026-10-31 (Shanghai),
+so the measured month (2026-06) holds the same orders whatever the history's length; their lead assignments (about 1 in 10 dispatched to a
 district hub that re-dispatched it to a street), visits of most replies and the calls they
 came from, all with ``INSERT … SELECT FROM generate_series`` so loading takes minutes. Then
 ``VACUUM ANALYZE`` and the timings: each query runs once to warm the cache, then ``--runs``
-times; the median is printed with its ratio to the baseline. Dropped at the end unless --keep;
-``--reuse --keep`` measures a kept database again without loading it.
+times; the median is printed with its ratio to the baseline, and the last line is JSON (label ->
+milliseconds). Dropped at the end unless --keep (which prints its name); ``--reuse NAME`` measures a
+kept database again without loading or dropping it. Only a database this run created is dropped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +42,8 @@ from hotline.figures import call_kpis, drill_down, figures, midnight, period_of,
 from hotline.figures.counting import PERIOD_AT  # noqa: E402
 from hotline.seed import seed_demo  # noqa: E402
 
-DB_NAME = "hotline_bench_figures"
-YEAR_START = midnight(date(2025, 11, 1))
+HISTORY_END = midnight(date(2026, 11, 1))
+RESULTS: dict[str, float] = {}
 
 # Orders: created evenly over the year; 15 % answered directly, the rest dispatched.
 LOAD_ORDERS = """
@@ -53,7 +57,7 @@ SELECT to_char(t.at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || lpad((g 
        CASE WHEN g % 20 < 3 THEN 'resolved_directly' END,
        t.at, t.at
 FROM generate_series(1, $1::int) g,
-     LATERAL (SELECT $2::timestamptz + (g::float8 / $1) * interval '365 days' AS at) t
+     LATERAL (SELECT $2::timestamptz + (g::float8 / $1) * $5::interval AS at) t
 """
 
 # One lead per dispatched order: sign due in 2 h, reply due in 10 days; most on time, some late,
@@ -120,21 +124,22 @@ SELECT 'pbx1', 'bench-' || g, (ARRAY['12345', '12345', '12345', 'vip', 'en'])[1 
        CASE WHEN g % 25 >= 3 AND g % 9 <> 0 THEN ($3::bigint[])[1 + g % cardinality($3::bigint[])] END,
        CASE WHEN g % 25 >= 3 AND g % 9 = 0 THEN 'Agent 9' || (g % 7) END
 FROM generate_series(1, $1::int) g,
-     LATERAL (SELECT $2::timestamptz + (g::float8 / $1) * interval '365 days' AS at) t
+     LATERAL (SELECT $2::timestamptz + (g::float8 / $1) * $4::interval AS at) t
 """
 
 
-async def load(conn: asyncpg.Connection, orders: int, calls: int) -> None:
+async def load(conn: asyncpg.Connection, orders: int, calls: int, years: int) -> None:
     categories = [r["code"] for r in await conn.fetch("SELECT code FROM categories ORDER BY code")]
     streets = [r["code"] for r in await conn.fetch("SELECT code FROM divisions WHERE level = 'street' ORDER BY code")]
     units = [r["id"] for r in await conn.fetch("SELECT id FROM units WHERE kind <> 'centre' ORDER BY id")]
     agents = [r["id"] for r in await conn.fetch("SELECT id FROM users WHERE role = 'agent' ORDER BY id")]
-    start = YEAR_START
-    await step(conn, "orders", LOAD_ORDERS, orders, start, categories, streets)
+    span = timedelta(days=365 * years)
+    start = HISTORY_END - span
+    await step(conn, "orders", LOAD_ORDERS, orders, start, categories, streets, span)
     await step(conn, "assignments", LOAD_ASSIGNMENTS, units)
     await step(conn, "re-dispatched to streets", LOAD_CHILDREN)
     await step(conn, "visits", LOAD_VISITS)
-    await step(conn, "calls", LOAD_CALLS, calls, start, agents)
+    await step(conn, "calls", LOAD_CALLS, calls, start, agents, span)
     t = time.perf_counter()
     await conn.execute("VACUUM ANALYZE")
     print(f"  vacuum analyze {time.perf_counter() - t:8.1f} s", flush=True)
@@ -158,6 +163,7 @@ async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> float:
 
 
 def line(label: str, seconds: float, baseline: float) -> None:
+    RESULTS[label] = round(seconds * 1000, 2)
     print(f"  {label:<52}{seconds * 1000:9.1f} ms   baseline {baseline * 1000:8.1f} ms   x{seconds / baseline:6.1f}")
 
 
@@ -202,35 +208,41 @@ async def measure(conn: asyncpg.Connection, runs: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    url = db.with_database(args.database_url, DB_NAME)
+    name = args.reuse or f"hotline_bench_figures_{uuid.uuid4().hex[:10]}"
+    url = db.with_database(args.database_url, name)
     if not args.reuse:
-        await db.create_database(args.database_url, DB_NAME, replace=True)
+        await db.create_database(args.database_url, name)  # a new name: fails rather than replace anything
     try:
         conn = await asyncpg.connect(url, command_timeout=3600)
         try:
             if not args.reuse:
                 await db.migrate(conn)
                 await seed_demo(conn, DEFAULT_DIVISIONS)
-                calls = int(args.orders * args.calls_per_order)
-                print(f"loading {args.orders} orders and {calls} calls into {DB_NAME}", flush=True)
+                orders = args.orders_per_month * 12 * args.years
+                calls = int(orders * args.calls_per_order)
+                print(f"loading {orders} orders and {calls} calls over {args.years} years into {name}", flush=True)
                 t = time.perf_counter()
-                await load(conn, args.orders, calls)
+                await load(conn, orders, calls, args.years)
                 print(f"  loaded in {time.perf_counter() - t:.0f} s", flush=True)
             await measure(conn, args.runs)
         finally:
             await conn.close()
     finally:
-        if not args.keep:
-            await db.drop_database(args.database_url, DB_NAME)
+        if args.keep or args.reuse:
+            print(f"kept database {name}", file=sys.stderr)
+        else:
+            await db.drop_database(args.database_url, name)
+    print(json.dumps({"orders_per_month": args.orders_per_month, "years": args.years, "ms": RESULTS}))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL")
                         or "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
-    parser.add_argument("--orders", type=int, default=2_000_000)
+    parser.add_argument("--orders-per-month", type=int, default=167_000)
+    parser.add_argument("--years", type=int, default=1, help="history length; the measured month stays 2026-06")
     parser.add_argument("--calls-per-order", type=float, default=1.2)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database for EXPLAIN afterwards")
-    parser.add_argument("--reuse", action="store_true", help="measure a database kept by --keep, without loading")
+    parser.add_argument("--reuse", metavar="NAME", help="measure a database kept by --keep, without loading")
     asyncio.run(main(parser.parse_args()))

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
-from aiohttp import web
 from pydantic import SecretStr
 
 from hotline import cli_calendar, cli_calls, cli_city, cli_open311, cli_secrets, cli_users, db, logs, secretbox
@@ -134,7 +133,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.api.app import create_app
+    from hotline.serve import serve
 
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
@@ -144,12 +143,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.seed_demo and cmd_seed_demo(settings, argparse.Namespace(divisions=None)) != 0:
         return 2
     try:
-        log.info("serving", extra={"host": settings.host, "port": settings.port})
-        print(f"hotline listening on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", flush=True)
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+        return serve(settings, args.workers or settings.workers)
     finally:
         emb.close()
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API and background workers")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, choices=range(1, 65), metavar="N", help="API processes on one port")
     serve.add_argument("--seed-demo", action="store_true", help="load the 徐州 demo data first (idempotent)")
     serve.set_defaults(fn=cmd_serve)
     migrate = sub.add_parser("migrate", help="apply pending database migrations")

@@ -57,4 +57,4 @@ async def order_from_call(request: web.Request) -> web.Response:
             body[key] = value
     body["call_linkedid"] = call["linkedid"]
     data = NewOrder.model_validate(body)
-    return await idempotent.once(request, body, new_order(request, data, call_id))
+    return await idempotent.once(request, body, await new_order(request, data, call_id))

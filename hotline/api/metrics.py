@@ -1,10 +1,15 @@
-"""Prometheus metrics, one registry per app (tests run many apps in one process)."""
+"""Prometheus metrics, one registry per app (tests run many apps in one process).
+
+Under ``hotline serve --workers N`` (PROMETHEUS_MULTIPROC_DIR set) every process writes its
+values to the shared folder and ``render`` answers with the sum over all processes."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 
 @dataclass
@@ -23,4 +28,8 @@ class Metrics:
         )
 
     def render(self) -> bytes:
+        if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged, path=folder)
+            return generate_latest(merged)
         return generate_latest(self.registry)

@@ -12,7 +12,7 @@ from hotline.api.contract import Variant, operation, respond
 from hotline.api.keys import METRICS, POOL, SERVICES
 from hotline.api.middleware import principal
 from hotline.errors import InvalidInput, NotFound
-from hotline.orders import actions, queries
+from hotline.orders import actions, numbers, queries
 from hotline.orders.models import NewOrder
 from hotline.orders.states import Action
 from hotline.orders.views import order_view
@@ -26,12 +26,14 @@ ACTIONS = ("action", {a.value: Variant(body, f"Order action: {a.value}") for a, 
 async def create(request: web.Request) -> web.Response:
     body = await json_object(request)
     data = NewOrder.model_validate(body)
-    return await idempotent.once(request, body, new_order(request, data))
+    return await idempotent.once(request, body, await new_order(request, data))
 
 
-def new_order(request: web.Request, data: NewOrder, call_id: int | None = None) -> idempotent.Work:
-    """Take in ``data`` as the caller; announced once committed."""
+async def new_order(request: web.Request, data: NewOrder, call_id: int | None = None) -> idempotent.Work:
+    """Take in ``data`` as the caller; announced once committed. The day's number sequence is
+    made ready here, before the transaction (it covers tomorrow too, so a clock read later is safe)."""
     p, services = principal(request), request.app[SERVICES]
+    await numbers.prepare(request.app[POOL], services.clock())
 
     async def work(conn) -> idempotent.Created:
         order = await actions.insert_order(conn, services, p, data, call_id)

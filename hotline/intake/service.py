@@ -17,7 +17,7 @@ import asyncpg
 from hotline import bus
 from hotline.auth import Principal
 from hotline.errors import Conflict
-from hotline.orders import actions
+from hotline.orders import actions, numbers
 from hotline.orders import models as m
 from hotline.orders.notify import live
 from hotline.orders.states import Action
@@ -64,6 +64,7 @@ class TakenIn:
 
 
 async def take_in(pool: asyncpg.Pool, services: actions.Services, sub: Submission) -> TakenIn:
+    await numbers.prepare(pool, services.clock())  # the day's number sequence, outside the transaction
     async with pool.acquire() as conn, conn.transaction():
         if sub.idempotency_key is not None:
             # Two deliveries of one submission at once: the second waits here, then finds the first.

@@ -27,7 +27,7 @@ from hotline.errors import (
     StaleVersion,
 )
 from hotline.orders import models as m
-from hotline.orders import place, store
+from hotline.orders import numbers, place, store
 from hotline.orders.assignment_states import OPEN, param
 from hotline.orders.change import Change, Services
 from hotline.orders.dispatching import suggest
@@ -76,6 +76,7 @@ async def create_order(
     pool: asyncpg.Pool, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
 ) -> dict:
     """Take in an order (受理); ``call_id`` links the call record it was taken on."""
+    await numbers.prepare(pool, services.clock())
     async with pool.acquire() as conn, conn.transaction():
         order = await insert_order(conn, services, principal, data, call_id)
     await order_created(services, order, principal)
@@ -87,20 +88,14 @@ async def insert_order(
 ) -> asyncpg.Record:
     """The order's writes and the citizen's intake SMS, inside the caller's transaction (so a
     caller can add its own rows, e.g. an idempotency or channel intake record, to the same
-    commit). Call ``order_created`` after the commit. A ``channel`` principal is a channel's
-    intake (``hotline.intake.service``), which verified its own credentials."""
+    commit). Call ``numbers.prepare`` before the transaction and ``order_created`` after the
+    commit. A ``channel`` principal is a channel's intake (``hotline.intake.service``), which
+    verified its own credentials."""
     if not principal.is_centre and principal.role != "channel":
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     # The time of intake comes from the services' clock, as every action's does (not the server's now()).
     now = services.clock()
-    day, seq = await conn.fetchrow(
-        """INSERT INTO order_number_counters (day, last)
-           VALUES (($1::timestamptz AT TIME ZONE 'Asia/Shanghai')::date, 1)
-           ON CONFLICT (day) DO UPDATE SET last = order_number_counters.last + 1
-           RETURNING day, last""",
-        now,
-    )
-    number = f"{day:%Y%m%d}-{seq:06d}"
+    number = await numbers.draw(conn, now)
     try:
         order = await conn.fetchrow(
             """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
