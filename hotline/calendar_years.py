@@ -21,8 +21,6 @@ process logs one warning a day about it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
 import logging
@@ -36,6 +34,7 @@ import asyncpg
 
 from hotline.calendar import BusinessCalendar
 from hotline.deadlines.service import Deadlines
+from hotline.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +183,9 @@ async def coverage_at(conn: asyncpg.Connection, deadlines: Deadlines, now: datet
     return coverage(await deadlines.calendar_for(conn), now)
 
 
-class CalendarWatch:
+class CalendarWatch(Periodic):
+    name = "calendar-watch"
+
     """A worker that logs the coverage warning once a day (per process) while it applies."""
 
     def __init__(
@@ -197,7 +198,6 @@ class CalendarWatch:
     ) -> None:
         self.pool, self.deadlines, self.clock, self.interval = pool, deadlines, clock, interval
         self._warned_on: date | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> Coverage:
         """Look once; log the warning if it applies and was not logged today."""
@@ -208,20 +208,5 @@ class CalendarWatch:
             log.warning(found.warning, extra={"calendar": found.as_dict()})
         return found
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="calendar-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("calendar coverage check failed; retrying", exc_info=True)
-            await asyncio.sleep(self.interval)
+    async def step(self) -> object:
+        return await self.check()

@@ -14,8 +14,6 @@ due, not what is open.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from hotline import bus
 from hotline.orders import store
 from hotline.orders.assignment_states import CLOCK_RUNNING
 from hotline.orders.notify import push_payload
+from hotline.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,9 @@ class Fired:
     due_at: datetime
 
 
-class DeadlineClock:
+class DeadlineClock(Periodic):
+    name = "deadline-clock"
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -60,28 +61,11 @@ class DeadlineClock:
         self.pool, self.redis, self.interval, self.batch = pool, redis, interval, batch
         # What time it is for the background worker; tests pin it.
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ worker
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="deadline-clock")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                # The database went away for a moment: nothing was marked, the next tick retries.
-                log.warning("deadline clock tick failed; retrying", exc_info=True)
-            await asyncio.sleep(self.interval)
+    async def step(self) -> object:
+        return await self.tick()
 
     # ------------------------------------------------------------ tick
 

@@ -12,8 +12,6 @@ The tick also prunes the duplicate detector's expired signatures.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from hotline import bus
+from hotline.periodic import Periodic
 from hotline.similar import signatures
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,9 @@ GROUP BY g.d, g.c
 """
 
 
-class HotspotWatch:
+class HotspotWatch(Periodic):
+    name = "hotspot-watch"
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -68,25 +69,9 @@ class HotspotWatch:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.pool, self.redis, self.rules, self.interval, self.clock = pool, redis, rules, interval, clock
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="hotspot-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("hotspot tick failed; retrying", exc_info=True)
-            await asyncio.sleep(self.interval)
+    async def step(self) -> object:
+        return await self.tick()
 
     async def tick(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Count, raise and cool at ``now``; return the events announced."""
