@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -59,11 +60,17 @@ def two_workers(database_url: str, redis_url: str, tmp_path: Path):
         yield port, log, proc
     finally:
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
+        if not _exited(proc, within=15):
             proc.kill()
             proc.wait()
+
+
+def _exited(proc: subprocess.Popen, within: float) -> bool:
+    # Popen.wait(timeout) sleeps with time.sleep, which fails under libfaketime (CI's moved-clock run).
+    deadline = time.monotonic() + within
+    while proc.poll() is None and time.monotonic() < deadline:
+        threading.Event().wait(0.05)
+    return proc.poll() is not None
 
 
 def _wait_until_both_listen(port: int, log: Path, proc: subprocess.Popen) -> list[dict]:
@@ -75,7 +82,8 @@ def _wait_until_both_listen(port: int, log: Path, proc: subprocess.Popen) -> lis
         ready = sum(r.get("msg") == "ready" for r in records)
         if len(serving) == 2 and ready == 2:
             return records
-        time.sleep(0.2)
+        # not time.sleep: under libfaketime (CI's moved-clock run) its clock_nanosleep fails with EINVAL
+        threading.Event().wait(0.2)
     raise AssertionError(f"not both listening in {DEADLINE}s: {log.read_text()[-2000:]}")
 
 
@@ -109,8 +117,9 @@ def test_a_second_serve_on_a_taken_port_fails_instead_of_claiming_to_listen(data
         taken.listen()
         port = taken.getsockname()[1]
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        # No timeout= here (a timed wait sleeps, which fails under libfaketime); pytest-timeout bounds it.
         out = subprocess.run(
             [sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)],
-            env=env, capture_output=True, text=True, timeout=30,
+            env=env, capture_output=True, text=True,
         )  # fmt: skip
     assert out.returncode == 1 and "Address already in use" in out.stderr and "listening" not in out.stdout
