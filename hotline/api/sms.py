@@ -13,7 +13,7 @@ from hotline.api.body import json_response, parse
 from hotline.api.contract import operation
 from hotline.api.keys import POOL, SERVICES, SETTINGS
 from hotline.api.schemas import Open
-from hotline.errors import NotFound, ServiceUnavailable, Unauthenticated
+from hotline.errors import NotFound, Unauthenticated
 from hotline.orders import models as m
 from hotline.sms import inbound
 
@@ -33,7 +33,8 @@ class Receipt(m.Strict):
 def _gateway(request: web.Request) -> None:
     expected = request.app[SETTINGS].sms_inbound_token
     if not expected:
-        raise ServiceUnavailable("no SMS gateway is configured (HOTLINE_SMS_INBOUND_TOKEN)")
+        # Not a dependency that is down but a door this deployment has not opened: it is not there.
+        raise NotFound("no SMS gateway is configured (HOTLINE_SMS_INBOUND_TOKEN)")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthenticated("send the gateway's token as Authorization: Bearer <token>")
