@@ -169,6 +169,12 @@
       h("div", { class: "row" }, select, h("button", { type: "button", id: "redispatch-other", onclick: (e) => go(e.currentTarget, Number(select.value)) }, "转派所选")));
   }
 
+  /* /inbox#assignment-<id> opens one assignment (links from elsewhere; the API decides if it is ours). */
+  async function openLinked() {
+    const linked = /^#assignment-(\d+)$/.exec(location.hash);
+    if (linked) await open(Number(linked[1]));
+  }
+
   /* ---------------------------------------------------------------- start */
   document.getElementById("more").addEventListener("click", (e) => run(e.currentTarget, () => loadPage(false)));
   document.querySelector("#filter select").addEventListener("change", (e) => { filter = e.target.value; run(null, () => loadPage(true)); });
@@ -179,8 +185,8 @@
     children = (await api("GET", "/api/console/catalog")).units;
     document.getElementById("unit-line").textContent = `${me.name}${me.kind === "hub" ? "（分中心，可转派、审核下级回复和延期申请）" : ""}`;
     await loadPage(true);
-    // /inbox#assignment-<id> opens one assignment (links from elsewhere; the API decides if it is ours).
-    const linked = /^#assignment-(\d+)$/.exec(location.hash);
-    if (linked) await open(Number(linked[1]));
+    await openLinked();
   }).finally(() => { document.body.dataset.ready = "1"; });
+  // A link to another assignment on this page changes only the hash: no reload, so listen for it.
+  window.addEventListener("hashchange", () => { run(null, openLinked); });
 })();
