@@ -10,26 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hotline.api.schemas import Timestamp
-from hotline.orders import models as m
-
-
-class PushOrder(BaseModel):
-    """The order as a unit sees it: caller masked unless allowed, none when anonymous."""
-
-    id: int
-    number: str
-    kind: m.Kind
-    category_code: str | None
-    title: str
-    content: str
-    address: str
-    division_code: str | None
-    urgency: m.Urgency
-    caller_number: str | None
-    caller_name: str | None
-    anonymous: bool
-    created_at: Timestamp
+from hotline.api.schemas import PushOrder, Timestamp
 
 
 class Push(BaseModel):

@@ -102,9 +102,8 @@ class OrderPage(BaseModel):
 # ---------------------------------------------------------------- unit callback API
 
 
-class UnitOrder(BaseModel):
-    """The order as a unit sees it: the caller's number masked (139****1234) unless the citizen
-    allowed contact; no caller at all for anonymous orders."""
+class PushOrder(BaseModel):
+    """The order as a unit sees it: caller masked unless allowed, none when anonymous."""
 
     id: int
     number: str
@@ -118,10 +117,17 @@ class UnitOrder(BaseModel):
     caller_number: str | None
     caller_name: str | None
     anonymous: bool
+    created_at: Timestamp
+
+
+class UnitOrder(PushOrder):
+    """The order as a unit sees it: the caller's number masked (139****1234) unless the citizen
+    allowed contact; no caller at all for anonymous orders. A push carries the same fields but
+    these three."""
+
     contact_allowed: bool
     status: str
     version: int
-    created_at: Timestamp
 
 
 class Assignment(BaseModel):
