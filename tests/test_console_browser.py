@@ -55,7 +55,10 @@ async def signed_in(browser: playwright_api.Browser, base: str, username: str) -
     await page.get_by_label("用户名").fill(username)
     await page.get_by_label("密码").fill(DEMO_PASSWORD)
     await page.get_by_role("button", name="登录").click()
-    await page.wait_for_selector("h1")
+    # Not just any h1: the page's h1 is parsed before its scripts run, and a test acting then (say,
+    # choosing a period whose change handler is not attached yet) races the page. data-ready is set
+    # once the page's script has run and its first data is in.
+    await page.wait_for_selector("body[data-ready]", state="attached")
     return page
 
 
