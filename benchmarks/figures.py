@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from hotline import db  # noqa: E402
 from hotline.cli import DEFAULT_DIVISIONS  # noqa: E402
 from hotline.figures import call_kpis, drill_down, figures, midnight, period_of, trend  # noqa: E402
-from hotline.figures.counting import PERIOD_AT  # noqa: E402
+from hotline.figures.counting import DEFAULT_RESPONSE_LIMIT, PERIOD_AT  # noqa: E402
+from hotline.figures.rollups import build_day, due_days  # noqa: E402
 from hotline.seed import seed_demo  # noqa: E402
 
 HISTORY_END = midnight(date(2026, 11, 1))
@@ -128,12 +129,12 @@ FROM generate_series(1, $1::int) g,
 """
 
 
-async def load(conn: asyncpg.Connection, orders: int, calls: int, years: int) -> None:
+async def load(conn: asyncpg.Connection, orders: int, calls: int, years: float) -> None:
     categories = [r["code"] for r in await conn.fetch("SELECT code FROM categories ORDER BY code")]
     streets = [r["code"] for r in await conn.fetch("SELECT code FROM divisions WHERE level = 'street' ORDER BY code")]
     units = [r["id"] for r in await conn.fetch("SELECT id FROM units WHERE kind <> 'centre' ORDER BY id")]
     agents = [r["id"] for r in await conn.fetch("SELECT id FROM users WHERE role = 'agent' ORDER BY id")]
-    span = timedelta(days=365 * years)
+    span = timedelta(days=round(365 * years))
     start = HISTORY_END - span
     await step(conn, "orders", LOAD_ORDERS, orders, start, categories, streets, span)
     await step(conn, "assignments", LOAD_ASSIGNMENTS, units)
@@ -143,6 +144,15 @@ async def load(conn: asyncpg.Connection, orders: int, calls: int, years: int) ->
     t = time.perf_counter()
     await conn.execute("VACUUM ANALYZE")
     print(f"  vacuum analyze {time.perf_counter() - t:8.1f} s", flush=True)
+
+
+async def build_rollup(conn: asyncpg.Connection) -> None:
+    """What the rollup worker does over time, at once: every settled day of the history."""
+    t, built = time.perf_counter(), 0
+    while days := await due_days(conn, HISTORY_END.date(), 1000):
+        for day in days:
+            built += await build_day(conn, day)
+    print(f"  rollup: {built} days built in {time.perf_counter() - t:.1f} s", flush=True)
 
 
 async def step(conn: asyncpg.Connection, what: str, sql: str, *args: Any) -> None:
@@ -191,6 +201,13 @@ async def measure(conn: asyncpg.Connection, runs: int) -> None:
 
     base = await timed(count_assignments, runs)
     line("figures(month, by unit)", await timed(lambda: figures(conn, month, "unit"), runs), base)
+    # Another response limit is not in the rollup: the same table counted live, as before rollups.
+    live = DEFAULT_RESPONSE_LIMIT + timedelta(seconds=1)
+    line(
+        "figures(month, by unit) counted live",
+        await timed(lambda: figures(conn, month, "unit", response_limit=live), runs),
+        base,
+    )
     line("figures(month, by district)", await timed(lambda: figures(conn, month, "district"), runs), base)
     line("figures(month, by category)", await timed(lambda: figures(conn, month, "category"), runs), base)
     line("trend(reply_rate, month by day)", await timed(lambda: trend(conn, "reply_rate", month), runs), base)
@@ -218,12 +235,13 @@ async def main(args: argparse.Namespace) -> None:
             if not args.reuse:
                 await db.migrate(conn)
                 await seed_demo(conn, DEFAULT_DIVISIONS)
-                orders = args.orders_per_month * 12 * args.years
+                orders = int(args.orders_per_month * 12 * args.years)
                 calls = int(orders * args.calls_per_order)
                 print(f"loading {orders} orders and {calls} calls over {args.years} years into {name}", flush=True)
                 t = time.perf_counter()
                 await load(conn, orders, calls, args.years)
                 print(f"  loaded in {time.perf_counter() - t:.0f} s", flush=True)
+                await build_rollup(conn)
             await measure(conn, args.runs)
         finally:
             await conn.close()
@@ -240,7 +258,9 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL")
                         or "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
     parser.add_argument("--orders-per-month", type=int, default=167_000)
-    parser.add_argument("--years", type=int, default=1, help="history length; the measured month stays 2026-06")
+    parser.add_argument(
+        "--years", type=float, default=1, help="history length (0.5 and up); the measured month stays 2026-06"
+    )
     parser.add_argument("--calls-per-order", type=float, default=1.2)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database for EXPLAIN afterwards")

@@ -18,7 +18,18 @@ from typing import TypeVar
 import asyncpg
 from pydantic import SecretStr
 
-from hotline import cli_calendar, cli_calls, cli_city, cli_open311, cli_secrets, cli_users, db, logs, secretbox
+from hotline import (
+    cli_calendar,
+    cli_calls,
+    cli_city,
+    cli_figures,
+    cli_open311,
+    cli_secrets,
+    cli_users,
+    db,
+    logs,
+    secretbox,
+)
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.embedded import EmbeddedUnavailable, ensure_servers
 
@@ -171,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_users.add_parser(sub)
     cli_secrets.add_parser(sub)
     cli_calendar.add_parser(sub)
+    cli_figures.add_parser(sub)
     cli_calls.add_commands(sub)
     cli_city.register(sub)
     cli_open311.register(sub, _on_database)

@@ -48,6 +48,7 @@ from hotline.figures import (
     today,
     trend,
 )
+from hotline.figures.rollups import build_day
 
 OCTOBER = period_of("month", date(2026, 10, 1))
 
@@ -216,9 +217,22 @@ ALL_RATES = ("sign_on_time_rate", "reply_rate", "reply_on_time_rate", "return_ra
              "satisfaction_rate", "resolution_rate", "visit_rate")  # fmt: skip
 
 
-@pytest.fixture
-async def data(seeded_pool: asyncpg.Pool) -> Data:
-    return await load_october(seeded_pool)
+async def build_days(pool: asyncpg.Pool, first: date, last: date) -> None:
+    """Count every day of [first, last] into the figures rollup, as the rollup worker would."""
+    async with pool.acquire() as conn:
+        day = first
+        while day <= last:
+            assert await build_day(conn, day), day
+            day += timedelta(days=1)
+
+
+# Every hand-worked number holds both counted live and read from the daily rollup (Sept-Nov built).
+@pytest.fixture(params=["live", "rollup"])
+async def data(request: pytest.FixtureRequest, seeded_pool: asyncpg.Pool) -> Data:
+    loaded = await load_october(seeded_pool)
+    if request.param == "rollup":
+        await build_days(seeded_pool, date(2026, 9, 1), date(2026, 11, 30))
+    return loaded
 
 
 async def test_october_by_unit(seeded_pool: asyncpg.Pool, data: Data) -> None:

@@ -48,6 +48,7 @@ from hotline.calendar_years import CalendarWatch
 from hotline.config import Settings, instance_name
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
+from hotline.figures.rollups import RollupWatch
 from hotline.hotspots.watch import HotspotRules, HotspotWatch
 from hotline.open311 import http as open311
 from hotline.orders.actions import Services
@@ -142,6 +143,7 @@ def create_app(settings: Settings) -> web.Application:
     add_worker(app, "cel", _cel_worker)
     add_worker(app, "clock", _deadline_clock)
     add_worker(app, "clock", lambda app: CalendarWatch(app[POOL], app[SERVICES].deadlines))
+    add_worker(app, "clock", lambda app: RollupWatch(app[POOL], clock=app[SERVICES].clock))
     add_worker(app, "outbox", _outbox_relay)
     add_worker(app, "assist", _hotspot_watch)
     add_worker(app, "sms", _sms_relay)

@@ -108,7 +108,7 @@ def count_for(metric: str, side: Literal["numerator", "denominator"]) -> str:
 # $4 unit level or NULL. The period column is the expression the migration indexes.
 PERIOD_AT = "coalesce(a.reply_due_at, a.dispatched_at)"
 _COUNTED = """
-SELECT a.id AS assignment_id, a.order_id, a.unit_id, {key} AS key, {period_at} AS counted_at,
+SELECT a.id AS assignment_id, a.order_id, a.unit_id, a.level, {key} AS key, {period_at} AS counted_at,
        a.signed_at IS NOT NULL AND (a.sign_due_at IS NULL OR a.signed_at <= a.sign_due_at) AS signed_on_time,
        a.replied_at IS NOT NULL AS replied,
        a.replied_at IS NOT NULL AND (a.reply_due_at IS NULL OR a.replied_at <= a.reply_due_at) AS replied_on_time,

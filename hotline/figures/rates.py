@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from hotline.figures import rollups
 from hotline.figures.counting import (
     ASSIGNMENT_COUNTS,
     COUNTS,
@@ -74,14 +75,29 @@ async def figures(
     total = FigureRow(None, None, "合计")
     async with reporting(conn):
         rows = {key: FigureRow(key, code, name) for key, code, name in await _universe(conn, g, level)}
-        for r in await _assignment_counts(conn, g, period, response_limit, level):
-            target = total if r["is_total"] else _row(rows, r["key"])
-            target.counts.update({name: r[name] for name in ASSIGNMENT_COUNTS})
-        for r in await _order_counts(conn, g, period):
-            target = total if r["is_total"] else _row(rows, r["key"])
-            target.counts.update({name: r[name] for name in ORDER_COUNTS})
+        listed = len(rows)
+
+        def add(found: list[asyncpg.Record], names: dict[str, str]) -> None:
+            for r in found:
+                target = total if r["is_total"] else _row(rows, r["key"])
+                for name in names:
+                    target.counts[name] += r[name]
+
+        # Clean days from the rollup, the rest (recent or changed days) counted live; the rollup
+        # holds the default response limit only, so another limit is counted live throughout.
+        clean = await rollups.clean_days(conn, period) if response_limit == DEFAULT_RESPONSE_LIMIT else []
+        if clean:
+            add(await rollups.assignment_counts(conn, group, category_depth, clean, level), ASSIGNMENT_COUNTS)
+            add(await rollups.order_counts(conn, group, category_depth, clean), ORDER_COUNTS)
+        for run in rollups.live_runs(period, clean):
+            add(await _assignment_counts(conn, g, run, response_limit, level), ASSIGNMENT_COUNTS)
+            add(await _order_counts(conn, g, run), ORDER_COUNTS)
         await _name_strays(conn, g, rows)
-    return FiguresTable(group, period, list(rows.values()), total)
+    # Rows outside the listed groups follow them in key order (no place / topic last), however
+    # the counts arrived (rollup days first, live days after).
+    ordered = list(rows.values())
+    ordered[listed:] = sorted(ordered[listed:], key=lambda r: (r.key is None, r.key or ""))
+    return FiguresTable(group, period, ordered, total)
 
 
 def _row(rows: dict[str | None, FigureRow], key: str | None) -> FigureRow:
@@ -197,15 +213,25 @@ async def trend(
     elif key is not None:
         args.append(key)
         where = f"key = ${len(args)}"
+    by_day: dict[date, tuple[int, int]] = {}
     async with reporting(conn):
-        rows = await conn.fetch(
-            f"""WITH base AS ({base})
-                SELECT ({day_at} AT TIME ZONE '{TZ_NAME}')::date AS day,
-                       count(*) FILTER (WHERE {num}) AS numerator, count(*) FILTER (WHERE {den}) AS denominator
-                FROM base WHERE {where} GROUP BY 1""",
-            *args,
-        )
-    by_day = {r["day"]: (r["numerator"], r["denominator"]) for r in rows}
+        clean = await rollups.clean_days(conn, period) if response_limit == DEFAULT_RESPONSE_LIMIT else []
+        if clean:
+            by_day.update(await rollups.trend_counts(
+                conn, group, category_depth, clean, level, (numerator, denominator), key, key == NULL_KEY
+            ))  # fmt: skip
+        for run in rollups.live_runs(period, clean):
+            # The live SQL's first two parameters are the period's bounds: narrowed to the run.
+            rows = await conn.fetch(
+                f"""WITH base AS ({base})
+                    SELECT ({day_at} AT TIME ZONE '{TZ_NAME}')::date AS day,
+                           count(*) FILTER (WHERE {num}) AS numerator, count(*) FILTER (WHERE {den}) AS denominator
+                    FROM base WHERE {where} GROUP BY 1""",
+                run.start,
+                run.end,
+                *args[2:],
+            )
+            by_day.update({r["day"]: (r["numerator"], r["denominator"]) for r in rows})
     points = []
     for day in period.each_day():
         n, d = by_day.get(day, (0, 0))
