@@ -10,7 +10,6 @@ declared response model, so what the document says is what the server sends.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -93,7 +92,9 @@ def respond(request: web.Request, data: Any, *, status: int | None = None) -> we
     c = contract_of(request.match_info.handler)
     assert c is not None and c.response is not None, f"{request.path}: the route declares no response model"
     try:
-        body = c.adapter.dump_python(c.adapter.validate_python(data), mode="json")
+        # pydantic-core writes the JSON bytes itself: no dict of plain values built first, no
+        # second pass through the json module (UTF-8, not \u-escaped, as before).
+        body = c.adapter.dump_json(c.adapter.validate_python(data))
     except ValidationError as exc:
         raise ResponseMismatch(f"{request.method} {request.path}: {exc}") from None
-    return web.json_response(body, status=status or c.status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return web.Response(body=body, status=status or c.status, content_type="application/json", charset="utf-8")
