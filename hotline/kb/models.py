@@ -1,10 +1,10 @@
-"""Request bodies of the knowledge base."""
+"""Request bodies of the knowledge base, and what its routes answer."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hotline.orders.models import Strict
 
@@ -66,3 +66,130 @@ class FiguresQuery(Strict):
         if self.end <= self.start:
             raise ValueError("to must be after from")
         return self
+
+
+# ---------------------------------------------------------------- what the routes answer
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, validate_by_name=True)
+
+
+Status = Literal["draft", "published", "rejected", "superseded"]
+
+
+class Version(Answer):
+    version: int
+    status: Status
+    title: str
+    body: str
+    category_code: str | None
+    keywords: list[str]
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime | None
+    authored_by: int | None
+    authored_at: AwareDatetime
+    reviewed_by: int | None
+    reviewed_at: AwareDatetime | None
+    review_note: str | None
+
+
+class Article(Answer):
+    """An article with its versions, newest first (a unit sees only its own articles' drafts)."""
+
+    id: int
+    code: str | None
+    unit_id: int
+    published_version: int | None
+    title: str
+    versions: list[Version]
+
+
+class ArticleRow(Answer):
+    id: int
+    code: str | None
+    unit_id: int
+    version: int
+    title: str
+    status: Status
+    category_code: str | None
+    authored_at: AwareDatetime
+
+
+class ArticleList(Answer):
+    items: list[ArticleRow]
+
+
+class Hit(Answer):
+    id: int
+    title: str
+    category_code: str | None
+    valid_until: AwareDatetime | None
+    unit_id: int
+    version: int
+    snippet: str
+    rank: float
+
+
+class Suggestions(Answer):
+    items: list[Hit]
+
+
+class SearchResult(Suggestions):
+    tokens: list[str]  # what the query was searched as (after synonyms)
+
+
+class Period(Answer):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class ArticleUse(Answer):
+    id: int
+    title: str | None
+    unit_id: int
+    orders: int
+    direct_answers: int
+    direct_answer_rate: float
+
+
+class UnusedArticle(Answer):
+    id: int
+    title: str
+    unit_id: int
+    valid_from: AwareDatetime
+
+
+class Figures(Answer):
+    period: Period
+    articles: list[ArticleUse]
+    unused: list[UnusedArticle]
+
+
+class ExportedArticle(Answer):
+    code: str
+    unit_code: str
+    title: str
+    body: str
+    category_code: str | None
+    keywords: list[str]
+    valid_from: str
+    valid_until: str | None
+
+
+class ExportedSynonym(Answer):
+    term: str
+    expansions: list[str]
+
+
+class Export(Answer):
+    """The import file's shape: what ``/api/kb/import`` takes back."""
+
+    articles: list[ExportedArticle]
+    synonyms: list[ExportedSynonym]
+
+
+class Imported(Answer):
+    created: int
+    updated: int
+    synonyms: int
