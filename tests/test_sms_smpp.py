@@ -15,6 +15,7 @@ import pytest
 
 from hotline.config import ConfigError, load_settings
 from hotline.orders import actions
+from hotline.sms import dlr
 from hotline.sms.choose import check_gateway_url, record_receipt
 from hotline.sms.relay import SmsRelay, backoff
 from hotline.sms.senders import Outgoing, SendFailed
@@ -197,3 +198,22 @@ async def test_the_http_gateway_may_not_point_into_our_network() -> None:
             await check_gateway_url(url, allow_private=False)
         await check_gateway_url(url, allow_private=True)
     await check_gateway_url("http://93.184.216.34/send", allow_private=False)
+
+
+def test_receipts_are_read_from_text_or_tlvs_and_parts_settle_together() -> None:
+    text = b"id:77 sub:001 dlvrd:001 submit date:2612021000 done date:2612021001 stat:DELIVRD err:000 text:"
+    assert dlr.parse(text) == dlr.Receipt("77", "DELIVRD")
+    assert dlr.parse(b"", b"88\x00", 5) == dlr.Receipt("88", "UNDELIV")
+    assert dlr.parse("你好".encode("utf-16-be")) is None
+    assert dlr.parse(b"id:9 stat:ENROUTE") == dlr.Receipt("9", "ENROUTE")
+    tracker = dlr.PartTracker(keep=2)
+    tracker.sent(["a1", "a2"])
+    assert tracker.settle(dlr.Receipt("a1", "ENROUTE")) is None  # not final
+    assert tracker.settle(dlr.Receipt("a1", "DELIVRD")) is None  # a2 still to report
+    assert tracker.settle(dlr.Receipt("a2", "DELIVRD")) == ("a1", True)
+    tracker.sent(["b1", "b2"])
+    assert tracker.settle(dlr.Receipt("b2", "UNDELIV")) == ("b1", False)  # one part failed: failed
+    assert tracker.settle(dlr.Receipt("b1", "DELIVRD")) == ("b1", True)  # no longer tracked: by its own id
+    for n in range(3):
+        tracker.sent([f"c{n}", f"d{n}"])
+    assert tracker.settle(dlr.Receipt("d0", "DELIVRD")) == ("d0", True)  # evicted, kept at most 2

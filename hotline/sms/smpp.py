@@ -111,30 +111,39 @@ class SmppSender:
         failures, next_bind = 0, 0.0
         last_heard = time.monotonic()
         while not self._stop.is_set():
-            if self._client is None and time.monotonic() >= next_bind:
-                try:
-                    self._bind()
-                    failures, last_heard = 0, time.monotonic()
-                except SESSION_ERRORS as exc:
-                    failures += 1
-                    wait = self.backoff.after(failures)
-                    next_bind = time.monotonic() + wait
-                    self.last_error = f"SMPP bind to {self.config.host}:{self.config.port} failed: {_reason(exc)}"
-                    log.error(self.last_error, extra={"failures": failures, "retry_in": wait})
-                    self._drop()
             try:
-                job = self._jobs.get(timeout=0.1)
-            except queue.Empty:
-                job = None
-                if self._client is not None:
-                    last_heard = self._idle(last_heard)
-            if job is not None and job.result.set_running_or_notify_cancel():
-                self._submit(job, next_bind)
+                failures, next_bind, last_heard = self._step(failures, next_bind, last_heard)
+            except Exception:  # a bug in handling one PDU must not end the thread that sends every SMS
+                log.exception("SMPP sender step failed; binding again")
+                self._drop()
         self._unbind()
         while not self._jobs.empty():
             left = self._jobs.get_nowait()
             if left is not None and left.result.set_running_or_notify_cancel():
                 left.result.set_exception(SendFailed("the SMPP sender stopped"))
+
+    def _step(self, failures: int, next_bind: float, last_heard: float) -> tuple[int, float, float]:
+        """Bind when due, then one message or one look at what the SMSC sent."""
+        if self._client is None and time.monotonic() >= next_bind:
+            try:
+                self._bind()
+                failures, last_heard = 0, time.monotonic()
+            except SESSION_ERRORS as exc:
+                failures += 1
+                wait = self.backoff.after(failures)
+                next_bind = time.monotonic() + wait
+                self.last_error = f"SMPP bind to {self.config.host}:{self.config.port} failed: {_reason(exc)}"
+                log.error(self.last_error, extra={"failures": failures, "retry_in": wait})
+                self._drop()
+        try:
+            job = self._jobs.get(timeout=0.1)
+        except queue.Empty:
+            job = None
+            if self._client is not None:
+                last_heard = self._idle(last_heard)
+        if job is not None and job.result.set_running_or_notify_cancel():
+            self._submit(job, next_bind)
+        return failures, next_bind, last_heard
 
     def _bind(self) -> None:
         self.binds += 1
@@ -248,7 +257,11 @@ class SmppSender:
 
     def _hand_over(self, work: Awaitable[object]) -> None:
         assert self._loop is not None
-        done = asyncio.run_coroutine_threadsafe(work, self._loop)  # type: ignore[arg-type]
+        try:
+            done = asyncio.run_coroutine_threadsafe(work, self._loop)  # type: ignore[arg-type]
+        except RuntimeError:  # the loop is closing: the SMSC sends the receipt again when unanswered
+            getattr(work, "close", lambda: None)()
+            return
         done.add_done_callback(_log_failure)
 
 
