@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from hotline.bounds import INT32_MAX, INT64_MAX, Id
 from hotline.orders.models import Strict
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -34,11 +35,11 @@ class ArticleText(Strict):
 
 class NewArticle(ArticleText):
     code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
-    unit_id: int | None = None  # a unit's handler drafts for its own unit; the centre names one
+    unit_id: Id | None = None  # a unit's handler drafts for its own unit; the centre names one
 
 
 class Review(Strict):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)  # an integer column: beyond it is an input error, not a 500
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
 
 
@@ -54,7 +55,7 @@ class ArticleFilter(Strict):
 
 
 class ViewQuery(Strict):
-    order_id: int | None = Field(default=None, ge=1)
+    order_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
 
 
 class FiguresQuery(Strict):
