@@ -9,7 +9,7 @@ import asyncpg
 
 from hotline.config import Settings
 from hotline.intake import keys
-from hotline.secretbox import SecretBox
+from hotline.secretbox import box_for
 
 
 def register(sub: Any, on_database: Any) -> None:
@@ -24,7 +24,7 @@ def register(sub: Any, on_database: Any) -> None:
 
 
 def _run(settings: Settings, args: argparse.Namespace, on_database: Any, fn: Any) -> int:
-    args.secret_key = settings.secret_key  # seals a channel secret as the server would
+    args.box = box_for(settings)  # seals a channel secret as the server would, embedded key file included
     print(on_database(settings, lambda conn: fn(conn, args)))
     return 0
 
@@ -35,6 +35,5 @@ async def _add_client(conn: asyncpg.Connection, args: argparse.Namespace) -> str
 
 
 async def _add_key(conn: asyncpg.Connection, args: argparse.Namespace) -> str:
-    box = SecretBox(args.secret_key.get_secret_value() if args.secret_key else None)
-    key_id, secret = await keys.add_intake_key(conn, args.channel, box)
+    key_id, secret = await keys.add_intake_key(conn, args.channel, args.box)
     return f"{key_id} {secret}"

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from hotline import secretbox
 from hotline.config import Settings
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace, on_database: Callable[..., Any] | None = None) -> int:
     if args.secrets_command == "new-key":
         print(secretbox.new_key())
         return 0
-    from hotline.cli import _on_database
+    if on_database is None:
+        from hotline.cli import _on_database as on_database
 
-    old = secretbox.SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else None)
+    old = secretbox.box_for(settings)  # the server's key, the embedded set-up's key file included
     new = secretbox.SecretBox(args.new_key)
-    count = _on_database(settings, lambda conn: secretbox.rotate(conn, old, new))
+    count = on_database(settings, lambda conn: secretbox.rotate(conn, old, new))
     print(f"{count} unit secret(s) sealed with the new key; set HOTLINE_SECRET_KEY to it and restart every process")
     return 0
 

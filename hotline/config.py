@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, StringConstraints, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from pydantic import ValidationInfo
 
 Role = Literal["api", "ami", "cel", "clock", "outbox", "assist", "sms"]
 
@@ -82,6 +85,31 @@ class Settings(BaseSettings):
     sms_gateway_token: str = ""
     sms_inbound_token: str = ""
     sms_interval: float = Field(default=5.0, gt=0, le=3600)
+    # Citizens' SMS over SMPP 3.4 instead of the HTTP gateway, e.g.
+    # smpp://system_id:password@host:2775?source=12345 (see hotline/sms/smpp_url.py).
+    sms_smpp_url: str = ""
+    # The HTTP SMS gateway may be on loopback or a private network only when this is true.
+    sms_gateway_allow_private: bool = False
+
+    @field_validator("sms_smpp_url")
+    @classmethod
+    def _smpp_url_parse(cls, v: str, info: ValidationInfo) -> str:
+        from hotline.sms.smpp_url import parse
+
+        if v and info.data.get("sms_gateway_url"):
+            raise ValueError("set HOTLINE_SMS_GATEWAY_URL or HOTLINE_SMS_SMPP_URL, not both: each chooses the sender")
+        if v:
+            parse(v)
+        return v
+
+    @field_validator("sms_gateway_url")
+    @classmethod
+    def _sms_gateway_http(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        if v and (urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).hostname):
+            raise ValueError("HOTLINE_SMS_GATEWAY_URL must be an http:// or https:// URL with a host")
+        return v
 
     @field_validator("roles", mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 from cryptography.fernet import Fernet, InvalidToken
 
-from hotline.config import ConfigError
+from hotline.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 PREFIX = "fernet:"
@@ -72,6 +72,18 @@ def embedded_key(data_dir: Path) -> str:
         f.write(key + "\n")
     log.info("secret key made for the embedded set-up", extra={"path": str(path)})
     return key
+
+
+def key_for(settings: Settings) -> str | None:
+    """The key the server seals with, for commands that must seal and open as it does:
+    HOTLINE_SECRET_KEY, else (the embedded set-up, no DATABASE_URL) the data folder's key file."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    return embedded_key(settings.data_dir) if settings.database_url is None else None
+
+
+def box_for(settings: Settings) -> SecretBox:
+    return SecretBox(key_for(settings))
 
 
 async def check_startup(conn: asyncpg.Connection, box: SecretBox) -> None:

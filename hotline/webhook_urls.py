@@ -31,16 +31,22 @@ async def check(url: str, *, allow_private: bool) -> None:
         return
     host = parts.hostname
     try:
-        addresses = [host] if _is_ip(host) else await _resolve(host, parts.port)
+        bad = await private_addresses(host, parts.port)
     except OSError:
         raise InvalidInput("webhook_url's host does not resolve", {"host": host}) from None
-    bad = sorted({a for a in addresses if _forbidden(a)})
     if bad:
         raise InvalidInput(
             "webhook_url points at a loopback, link-local or private address; pushes go to the agency's "
             "public endpoint (set HOTLINE_WEBHOOK_ALLOW_PRIVATE=true for an internal deployment)",
             {"host": host, "addresses": bad},
         )
+
+
+async def private_addresses(host: str, port: int | None) -> list[str]:
+    """The loopback, link-local, private or reserved addresses ``host`` is or resolves to
+    (OSError when it does not resolve); also used for the SMS gateway's URL."""
+    addresses = [host] if _is_ip(host) else await _resolve(host, port)
+    return sorted({a for a in addresses if _forbidden(a)})
 
 
 def _is_ip(host: str) -> bool:

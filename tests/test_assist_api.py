@@ -72,6 +72,8 @@ async def test_unit_drafts_centre_publishes_agent_finds_and_cites(anon: Client) 
                                       "valid_until": "2026-01-01T00:00:00+08:00", "unit_id": 1}, "invalid_input"),
         ("POST", "/api/kb/articles", {**ARTICLE, "valid_from": "2026-01-02T00:00:00"}, "invalid_input"),  # naive
         ("POST", "/api/kb/articles/1/publish", {"version": 0}, "invalid_input"),
+        ("POST", "/api/kb/articles/1/publish", {"version": 38697744320}, "invalid_input"),  # found by .ci/fuzz
+        ("GET", "/api/kb/articles/1?order_id=9223372036854775808", None, "invalid_input"),
         ("GET", "/api/kb/figures?from=2026-01-02T00:00:00%2B08:00&to=2026-01-01T00:00:00%2B08:00", None,
          "invalid_input"),
         ("GET", "/api/kb/export", None, "forbidden"),

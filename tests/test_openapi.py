@@ -163,3 +163,76 @@ async def test_answers_go_through_the_response_model() -> None:
     status, body = await _serve(drifted)
     # The handler broke its own contract: our bug, logged, a plain 500 (not a 422 blaming the client).
     assert status == 500 and body["error"]["code"] == "internal"
+
+
+# Response schemas that may still be open objects, and why. Channels, knowledge base and agent
+# assist are typed; the rest is debt of other modules, listed by name so the list can only shrink.
+OPEN_ALLOWED = {
+    "ErrorDetail.details": "an error's details differ per error (the field that failed, the limit, …)",
+    "OrderEvent.payload": "an audit event's payload differs per action",
+    "AssignmentEvent.payload": "an audit event's payload differs per action",
+    "Delivery.payload": "a push's payload differs per topic (the webhooks document each)",
+    "Open": "GET /api/calls and /api/calls/{call_id}: hotline/api/calls.py, typed by the call-legs work; "
+    "GET /api/audit/personal-data (hotline/api/access.py), not yet typed",
+    "Order": "hotline/api/schemas.py Order is extra=allow (order views add fields per role): not yet closed",
+    "OrderDetail": "extends Order", "OrderAssignment": "not yet closed (hotline/api/schemas.py)",
+    "OrderEvent": "not yet closed (hotline/api/schemas.py)",
+    "Decision": "routing decision, not yet closed (hotline/api/routing.py)",
+    "Health.details": "/healthz details, not yet typed (hotline/api/health.py)",
+    "UnitHealth": "outbox figures, not yet closed (hotline/api/outbox.py)",
+    "Late": "deadlines, not yet typed (hotline/api/deadlines.py)", "Late.units[]": "as above",
+    "Late.items[]": "as above", "Preset": "as above", "PolicyRule": "as above", "CalendarDay": "as above",
+    "FigureRow": "figures, not yet typed (hotline/api/figures.py)", "Drill.items[]": "as above",
+    "CallsRow": "as above",
+}  # fmt: skip
+
+
+def _open_objects(schema: dict[str, Any], components: dict[str, Any], where: str, seen: set[str]) -> list[str]:
+    """Names of the object schemas in ``schema`` whose fields are not declared: additionalProperties
+    true, or no properties and no schema for the values (a typed map such as dict[str, int] is fine)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _open_objects(components[name], components, name, seen)
+    found = []
+    is_object = schema.get("type") == "object" or "properties" in schema or not schema
+    values = schema.get("additionalProperties")
+    if is_object and (values is True or (not schema.get("properties") and not isinstance(values, dict))):
+        found.append(where)
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for sub in schema.get(key, []):
+            found += _open_objects(sub, components, where, seen)
+    if isinstance(schema.get("items"), dict):
+        found += _open_objects(schema["items"], components, where + "[]", seen)
+    if isinstance(values, dict):
+        found += _open_objects(values, components, where + "{}", seen)
+    for name, sub in (schema.get("properties") or {}).items():
+        found += _open_objects(sub, components, f"{where}.{name}", seen)
+    return found
+
+
+def test_no_json_answer_is_an_open_object(doc: dict[str, Any]) -> None:
+    components = doc.get("components", {}).get("schemas", {})
+    open_ones: dict[str, set[str]] = {}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for status, answer in (op.get("responses") or {}).items() if isinstance(op, dict) else ():
+                for media, content in (answer.get("content") or {}).items():
+                    if "json" in media:
+                        for name in _open_objects(content.get("schema", {}), components, "<answer>", set()):
+                            open_ones.setdefault(name, set()).add(f"{method.upper()} {path} {status}")
+    unexplained = {name: sorted(where)[:3] for name, where in open_ones.items() if name not in OPEN_ALLOWED}
+    assert not unexplained, f"answers with undeclared fields (give them a response model): {unexplained}"
+    stale = sorted(set(OPEN_ALLOWED) - set(open_ones))
+    assert not stale, f"typed now: take them off OPEN_ALLOWED: {stale}"
+
+
+def test_the_open_object_check_catches_an_open_answer() -> None:
+    components = {"Loose": {"type": "object", "additionalProperties": True}, "Map": {"type": "object",
+                  "additionalProperties": {"type": "integer"}}}  # fmt: skip
+    assert _open_objects({"$ref": "#/components/schemas/Loose"}, components, "<answer>", set()) == ["Loose"]
+    assert _open_objects({"$ref": "#/components/schemas/Map"}, components, "<answer>", set()) == []
+    nested = {"type": "object", "properties": {"items": {"type": "array", "items": {}}}}
+    assert _open_objects(nested, components, "X", set()) == ["X.items[]"]

@@ -53,8 +53,8 @@ from hotline.hotspots.watch import HotspotRules, HotspotWatch
 from hotline.open311 import http as open311
 from hotline.orders.actions import Services
 from hotline.secretbox import SecretBox
+from hotline.sms.choose import sender_for
 from hotline.sms.relay import SmsRelay
-from hotline.sms.senders import HttpGateway
 from hotline.web import console
 
 log = logging.getLogger(__name__)
@@ -121,10 +121,10 @@ def _hotspot_watch(app: web.Application) -> HotspotWatch:
 
 def _sms_relay(app: web.Application) -> SmsRelay | None:
     settings = app[SETTINGS]
-    if not settings.sms_gateway_url:
+    sender = sender_for(settings, app[POOL], app[SERVICES])
+    if sender is None:
         return None
-    gateway = HttpGateway(settings.sms_gateway_url, settings.sms_gateway_token)
-    return SmsRelay(app[POOL], gateway, ZoneInfo(settings.timezone), interval=settings.sms_interval)
+    return SmsRelay(app[POOL], sender, ZoneInfo(settings.timezone), interval=settings.sms_interval)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -13,11 +13,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from hotline import bus
+from hotline.api import assist_schemas as asm
 from hotline.api.body import parse, parse_query, path_id
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES, SETTINGS
 from hotline.api.middleware import CENTRE, SUPERVISORS, require_role
-from hotline.api.schemas import Open
+from hotline.api.schemas import Order
 from hotline.hotspots import queries
 from hotline.orders.views import order_view
 from hotline.similar import candidates, links
@@ -31,7 +32,7 @@ def repeat_rules(request: web.Request) -> candidates.RepeatRules:
 
 
 @routes.get("/api/orders/{order_id}/similar")
-@operation("Agent assist: similar", "agent assist", response=Open)
+@operation("Agent assist: similar", "agent assist", response=asm.Similar)
 async def similar(request: web.Request) -> web.Response:
     require_role(request, CENTRE, "repeat candidates are for call-centre staff")
     order_id = path_id(request, "order_id")
@@ -42,7 +43,7 @@ async def similar(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/orders/{order_id}/repeat")
-@operation("Agent assist: repeat", "agent assist", body=links.RepeatLink, response=Open)
+@operation("Agent assist: repeat", "agent assist", body=links.RepeatLink, response=Order)
 async def repeat(request: web.Request) -> web.Response:
     who = require_role(request, CENTRE, "call-centre staff link repeats")
     order_id, body = path_id(request, "order_id"), await parse(request, links.RepeatLink)
@@ -56,7 +57,7 @@ async def repeat(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/hotspots")
-@operation("Agent assist: hotspots", "agent assist", query=queries.HotspotFilter, response=Open)
+@operation("Agent assist: hotspots", "agent assist", query=queries.HotspotFilter, response=asm.Hotspots)
 async def hotspots(request: web.Request) -> web.Response:
     require_role(request, SUPERVISORS, "hotspot alerts are for supervisors")
     f = parse_query(request, queries.HotspotFilter)
@@ -65,7 +66,7 @@ async def hotspots(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/hotspots/{hotspot_id}")
-@operation("Agent assist: hotspot", "agent assist", response=Open)
+@operation("Agent assist: hotspot", "agent assist", response=asm.HotspotDetail)
 async def hotspot(request: web.Request) -> web.Response:
     require_role(request, SUPERVISORS, "hotspot alerts are for supervisors")
     hotspot_id = path_id(request, "hotspot_id")

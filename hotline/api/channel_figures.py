@@ -7,11 +7,10 @@ import datetime as dt
 
 from aiohttp import web
 
-from hotline.api.body import json_response
-from hotline.api.contract import operation
+from hotline.api import channel_schemas as cs
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL
 from hotline.api.middleware import SUPERVISORS, require_role
-from hotline.api.schemas import Open
 from hotline.errors import InvalidInput
 from hotline.figures.channels import orders_per_channel
 from hotline.figures.periods import between
@@ -20,7 +19,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/figures/channels")
-@operation("Orders per channel and day (?from=&to=, Shanghai days)", "figures", response=Open)
+@operation("Orders per channel and day (?from=&to=, Shanghai days)", "figures", response=cs.ChannelFigures)
 async def channel_figures(request: web.Request) -> web.Response:
     require_role(request, SUPERVISORS, "figures are for supervisors")
     try:
@@ -30,4 +29,4 @@ async def channel_figures(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise InvalidInput(str(exc), {"from": request.query.get("from"), "to": request.query.get("to")}) from None
     async with request.app[POOL].acquire() as conn:
-        return json_response(await orders_per_channel(conn, period))
+        return respond(request, await orders_per_channel(conn, period))

@@ -16,12 +16,12 @@ from aiohttp import web
 from pydantic import Field, HttpUrl, StringConstraints
 
 from adapters.webhook import signing
+from hotline.api import channel_schemas as cs
 from hotline.api.agency_auth import SignatureRejected, claim_nonce
-from hotline.api.body import json_object, json_response, parse, path_id
-from hotline.api.contract import operation
+from hotline.api.body import json_object, parse, path_id
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SECRETS, SERVICES
 from hotline.api.middleware import ADMINS, CENTRE, require_role
-from hotline.api.schemas import Open
 from hotline.errors import InvalidInput, MalformedBody
 from hotline.intake import keys
 from hotline.intake.service import Submission, request_hash, review_queue, take_in
@@ -84,7 +84,7 @@ async def _verify(request: web.Request, channel: str) -> None:
     "channels",
     body=IntakeBody,
     status=201,
-    response=Open,
+    response=cs.IntakeTaken,
     public=True,
     signed=True,
     idempotent=True,
@@ -113,31 +113,31 @@ async def intake(request: web.Request) -> web.Response:
         "channel": channel,
         "replayed": not taken.created,
     }
-    return json_response(out, status=201 if taken.created else 200)
+    return respond(request, out, status=201 if taken.created else 200)
 
 
 @routes.get("/api/intake/review")
-@operation("Channel orders waiting for an agent's review", "channels", response=Open)
+@operation("Channel orders waiting for an agent's review", "channels", response=cs.ReviewQueue)
 async def review(request: web.Request) -> web.Response:
     viewer = require_role(request, CENTRE, "the review queue is for call-centre staff")
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 500:
         raise InvalidInput("limit must be 1–500", {"limit": raw})
     async with request.app[POOL].acquire() as conn:
-        return json_response({"items": await review_queue(conn, viewer, int(raw))})
+        return respond(request, {"items": await review_queue(conn, viewer, int(raw))})
 
 
 # ---------------------------------------------------------------- admin
 
 
 @routes.post("/api/admin/intake/keys")
-@operation("A channel key (the secret is shown once)", "channels", body=NewIntakeKey, status=201, response=Open)
+@operation("A channel key (the secret is shown once)", "channels", body=NewIntakeKey, status=201, response=cs.IntakeKey)
 async def create_intake_key(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only admins manage channel keys")
     body = await parse(request, NewIntakeKey)
     async with request.app[POOL].acquire() as conn:
         key_id, secret = await keys.add_intake_key(conn, body.channel, request.app[SECRETS])
-    return json_response({"key_id": key_id, "secret": secret, "channel": body.channel}, status=201)
+    return respond(request, {"key_id": key_id, "secret": secret, "channel": body.channel})
 
 
 @routes.delete("/api/admin/intake/keys/{key_id}")
@@ -150,16 +150,20 @@ async def revoke_intake_key(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/admin/open311/clients")
-@operation("Open311 clients", "channels", response=Open)
+@operation("Open311 clients", "channels", response=cs.Open311Clients)
 async def list_open311_clients(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only admins manage Open311 clients")
     async with request.app[POOL].acquire() as conn:
-        return json_response({"items": await keys.list_open311_clients(conn)})
+        return respond(request, {"items": await keys.list_open311_clients(conn)})
 
 
 @routes.post("/api/admin/open311/clients")
 @operation(
-    "A new Open311 client (its api_key is shown once)", "channels", body=NewOpen311Client, status=201, response=Open
+    "A new Open311 client (its api_key is shown once)",
+    "channels",
+    body=NewOpen311Client,
+    status=201,
+    response=cs.NewOpen311Client,
 )
 async def create_open311_client(request: web.Request) -> web.Response:
     """A new client; its api_key is in this response and never again."""
@@ -167,7 +171,7 @@ async def create_open311_client(request: web.Request) -> web.Response:
     body = await parse(request, NewOpen311Client)
     async with request.app[POOL].acquire() as conn:
         client_id, api_key = await keys.add_open311_client(conn, body.name)
-    return json_response({"id": client_id, "name": body.name, "api_key": api_key}, status=201)
+    return respond(request, {"id": client_id, "name": body.name, "api_key": api_key})
 
 
 @routes.delete("/api/admin/open311/clients/{client_id}")

@@ -23,7 +23,7 @@ from hotline.api.body import parse, parse_query, path_id
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import ADMINS, SUPERVISORS, principal, require_role
-from hotline.api.schemas import Open
+from hotline.kb import models as kbm
 from hotline.kb import search, store, transfer, usage
 from hotline.kb.models import ArticleFilter, ArticleText, FiguresQuery, NewArticle, Review, SearchQuery, ViewQuery
 
@@ -35,7 +35,7 @@ def _now(request: web.Request):
 
 
 @routes.post("/api/kb/articles")
-@operation("Knowledge base: create", "knowledge base", body=NewArticle, status=201, response=Open)
+@operation("Knowledge base: create", "knowledge base", body=NewArticle, status=201, response=kbm.Article)
 async def create(request: web.Request) -> web.Response:
     data = await parse(request, NewArticle)
     async with request.app[POOL].acquire() as conn:
@@ -43,7 +43,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/kb/articles")
-@operation("Knowledge base: list", "knowledge base", query=ArticleFilter, response=Open)
+@operation("Knowledge base: list", "knowledge base", query=ArticleFilter, response=kbm.ArticleList)
 async def list_(request: web.Request) -> web.Response:
     f = parse_query(request, ArticleFilter)
     async with request.app[POOL].acquire() as conn:
@@ -51,7 +51,7 @@ async def list_(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/kb/articles/{article_id}")
-@operation("Knowledge base: get", "knowledge base", query=ViewQuery, response=Open)
+@operation("Knowledge base: get", "knowledge base", query=ViewQuery, response=kbm.Article)
 async def get(request: web.Request) -> web.Response:
     article_id, q = path_id(request, "article_id"), parse_query(request, ViewQuery)
     async with request.app[POOL].acquire() as conn:
@@ -62,7 +62,7 @@ async def get(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/kb/articles/{article_id}")
-@operation("Knowledge base: update", "knowledge base", body=ArticleText, response=Open)
+@operation("Knowledge base: update", "knowledge base", body=ArticleText, response=kbm.Article)
 async def update(request: web.Request) -> web.Response:
     article_id, data = path_id(request, "article_id"), await parse(request, ArticleText)
     async with request.app[POOL].acquire() as conn:
@@ -70,7 +70,7 @@ async def update(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/kb/articles/{article_id}/publish")
-@operation("Knowledge base: publish", "knowledge base", body=Review, response=Open)
+@operation("Knowledge base: publish", "knowledge base", body=Review, response=kbm.Article)
 async def publish(request: web.Request) -> web.Response:
     article_id, review = path_id(request, "article_id"), await parse(request, Review)
     async with request.app[POOL].acquire() as conn:
@@ -78,7 +78,7 @@ async def publish(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/kb/articles/{article_id}/reject")
-@operation("Knowledge base: reject", "knowledge base", body=Review, response=Open)
+@operation("Knowledge base: reject", "knowledge base", body=Review, response=kbm.Article)
 async def reject(request: web.Request) -> web.Response:
     article_id, review = path_id(request, "article_id"), await parse(request, Review)
     async with request.app[POOL].acquire() as conn:
@@ -86,7 +86,7 @@ async def reject(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/kb/search")
-@operation("Knowledge base: search", "knowledge base", query=SearchQuery, response=Open)
+@operation("Knowledge base: search", "knowledge base", query=SearchQuery, response=kbm.SearchResult)
 async def search_(request: web.Request) -> web.Response:
     q = parse_query(request, SearchQuery)
     async with request.app[POOL].acquire() as conn:
@@ -94,7 +94,7 @@ async def search_(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/kb/suggest")
-@operation("Knowledge base: suggest", "knowledge base", query=SearchQuery, response=Open)
+@operation("Knowledge base: suggest", "knowledge base", query=SearchQuery, response=kbm.Suggestions)
 async def suggest(request: web.Request) -> web.Response:
     q = parse_query(request, SearchQuery)
     async with request.app[POOL].acquire() as conn:
@@ -102,7 +102,7 @@ async def suggest(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/kb/figures")
-@operation("Knowledge base: figures", "knowledge base", query=FiguresQuery, response=Open)
+@operation("Knowledge base: figures", "knowledge base", query=FiguresQuery, response=kbm.Figures)
 async def figures(request: web.Request) -> web.Response:
     require_role(request, SUPERVISORS, "knowledge-base figures are for supervisors")
     q = parse_query(request, FiguresQuery)
@@ -111,7 +111,7 @@ async def figures(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/kb/export")
-@operation("Knowledge base: export", "knowledge base", response=Open)
+@operation("Knowledge base: export", "knowledge base", response=kbm.Export)
 async def export(request: web.Request) -> web.Response:
     require_role(request, ADMINS, "only an admin exports the knowledge base")
     async with request.app[POOL].acquire() as conn:
@@ -119,7 +119,7 @@ async def export(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/kb/import")
-@operation("Knowledge base: import", "knowledge base", body=transfer.ImportFile, response=Open)
+@operation("Knowledge base: import", "knowledge base", body=transfer.ImportFile, response=kbm.Imported)
 async def import_(request: web.Request) -> web.Response:
     data = await parse(request, transfer.ImportFile)
     async with request.app[POOL].acquire() as conn:

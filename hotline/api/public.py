@@ -16,10 +16,9 @@ import re
 from aiohttp import web
 
 from hotline import bus
-from hotline.api.body import json_response
-from hotline.api.contract import operation
+from hotline.api import channel_schemas as cs
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, REDIS
-from hotline.api.schemas import Open
 from hotline.errors import ApiError, InvalidInput, NotFound, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ async def _throttle(request: web.Request) -> None:
 @operation(
     "The citizen's own status lookup (?phone_tail=NNNN); a wrong tail looks like a missing order",
     "public",
-    response=Open,
+    response=cs.PublicStatus,
     public=True,
 )
 async def lookup(request: web.Request) -> web.Response:
@@ -81,7 +80,8 @@ async def lookup(request: web.Request) -> web.Response:
     if row is None:
         raise NotFound("no order with that number and phone tail")
     shown = row["status"] in REPLY_SHOWN
-    return json_response(
+    return respond(
+        request,
         {
             "number": row["number"],
             "status": STATUS_TEXT.get(row["status"], "办理中"),
@@ -90,5 +90,5 @@ async def lookup(request: web.Request) -> web.Response:
             "replied_at": row["replied_at"].isoformat() if shown and row["replied_at"] else None,
             "reply_text": row["reply_text"] if shown else None,
             "closed_at": row["closed_at"].isoformat() if row["closed_at"] else None,
-        }
+        },
     )

@@ -9,10 +9,10 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import StringConstraints
 
-from hotline.api.body import json_response, parse
-from hotline.api.contract import operation
+from hotline.api import channel_schemas as cs
+from hotline.api.body import parse
+from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SERVICES, SETTINGS
-from hotline.api.schemas import Open
 from hotline.errors import NotFound, Unauthenticated
 from hotline.orders import models as m
 from hotline.sms import inbound
@@ -42,20 +42,30 @@ def _gateway(request: web.Request) -> None:
 
 @routes.post("/api/sms/gateway/inbound")
 @operation(
-    "The SMS gateway hands us a citizen's reply (gateway token)", "channels", body=Inbound, response=Open, public=True
+    "The SMS gateway hands us a citizen's reply (gateway token)",
+    "channels",
+    body=Inbound,
+    response=cs.InboundOutcome,
+    public=True,
 )
 async def inbound_sms(request: web.Request) -> web.Response:
     _gateway(request)
     body = await parse(request, Inbound)
-    return json_response(await inbound.receive(request.app[POOL], request.app[SERVICES], body.phone, body.text))
+    return respond(request, await inbound.receive(request.app[POOL], request.app[SERVICES], body.phone, body.text))
 
 
 @routes.post("/api/sms/gateway/receipts")
-@operation("The SMS gateway reports a delivery (gateway token)", "channels", body=Receipt, response=Open, public=True)
+@operation(
+    "The SMS gateway reports a delivery (gateway token)",
+    "channels",
+    body=Receipt,
+    response=cs.ReceiptRecorded,
+    public=True,
+)
 async def delivery_receipt(request: web.Request) -> web.Response:
     _gateway(request)
     body = await parse(request, Receipt)
     now = request.app[SERVICES].clock()
     if not await inbound.receipt(request.app[POOL], body.message_id, body.delivered, now):
         raise NotFound("no message with that id", {"message_id": body.message_id})
-    return json_response({"message_id": body.message_id, "recorded": True})
+    return respond(request, {"message_id": body.message_id, "recorded": True})

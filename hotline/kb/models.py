@@ -1,11 +1,12 @@
-"""Request bodies of the knowledge base."""
+"""Request bodies of the knowledge base, and what its routes answer."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from hotline.bounds import INT32_MAX, INT64_MAX, Id
 from hotline.orders.models import Strict
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -34,11 +35,11 @@ class ArticleText(Strict):
 
 class NewArticle(ArticleText):
     code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
-    unit_id: int | None = None  # a unit's handler drafts for its own unit; the centre names one
+    unit_id: Id | None = None  # a unit's handler drafts for its own unit; the centre names one
 
 
 class Review(Strict):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)  # an integer column: beyond it is an input error, not a 500
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
 
 
@@ -54,7 +55,7 @@ class ArticleFilter(Strict):
 
 
 class ViewQuery(Strict):
-    order_id: int | None = Field(default=None, ge=1)
+    order_id: int | None = Field(default=None, ge=1, le=INT64_MAX)
 
 
 class FiguresQuery(Strict):
@@ -66,3 +67,130 @@ class FiguresQuery(Strict):
         if self.end <= self.start:
             raise ValueError("to must be after from")
         return self
+
+
+# ---------------------------------------------------------------- what the routes answer
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, validate_by_name=True)
+
+
+Status = Literal["draft", "published", "rejected", "superseded"]
+
+
+class Version(Answer):
+    version: int
+    status: Status
+    title: str
+    body: str
+    category_code: str | None
+    keywords: list[str]
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime | None
+    authored_by: int | None
+    authored_at: AwareDatetime
+    reviewed_by: int | None
+    reviewed_at: AwareDatetime | None
+    review_note: str | None
+
+
+class Article(Answer):
+    """An article with its versions, newest first (a unit sees only its own articles' drafts)."""
+
+    id: int
+    code: str | None
+    unit_id: int
+    published_version: int | None
+    title: str
+    versions: list[Version]
+
+
+class ArticleRow(Answer):
+    id: int
+    code: str | None
+    unit_id: int
+    version: int
+    title: str
+    status: Status
+    category_code: str | None
+    authored_at: AwareDatetime
+
+
+class ArticleList(Answer):
+    items: list[ArticleRow]
+
+
+class Hit(Answer):
+    id: int
+    title: str
+    category_code: str | None
+    valid_until: AwareDatetime | None
+    unit_id: int
+    version: int
+    snippet: str
+    rank: float
+
+
+class Suggestions(Answer):
+    items: list[Hit]
+
+
+class SearchResult(Suggestions):
+    tokens: list[str]  # what the query was searched as (after synonyms)
+
+
+class Period(Answer):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class ArticleUse(Answer):
+    id: int
+    title: str | None
+    unit_id: int
+    orders: int
+    direct_answers: int
+    direct_answer_rate: float
+
+
+class UnusedArticle(Answer):
+    id: int
+    title: str
+    unit_id: int
+    valid_from: AwareDatetime
+
+
+class Figures(Answer):
+    period: Period
+    articles: list[ArticleUse]
+    unused: list[UnusedArticle]
+
+
+class ExportedArticle(Answer):
+    code: str
+    unit_code: str
+    title: str
+    body: str
+    category_code: str | None
+    keywords: list[str]
+    valid_from: str
+    valid_until: str | None
+
+
+class ExportedSynonym(Answer):
+    term: str
+    expansions: list[str]
+
+
+class Export(Answer):
+    """The import file's shape: what ``/api/kb/import`` takes back."""
+
+    articles: list[ExportedArticle]
+    synonyms: list[ExportedSynonym]
+
+
+class Imported(Answer):
+    created: int
+    updated: int
+    synonyms: int

@@ -33,13 +33,17 @@ class Sender(Protocol):
 
 class HttpGateway:
     """``POST url`` with ``{"to", "text", "ref"}`` and ``Authorization: Bearer token``; any 2xx
-    with ``{"message_id": ...}`` is taken, anything else (or no answer within ``timeout``) fails."""
+    with ``{"message_id": ...}`` is taken, anything else (or no answer within ``timeout``) fails.
+    ``start`` refuses a gateway on a private address unless ``allow_private``."""
 
-    def __init__(self, url: str, token: str = "", timeout: float = 10.0) -> None:
-        self.url, self.token, self.timeout = url, token, timeout
+    def __init__(self, url: str, token: str = "", timeout: float = 10.0, *, allow_private: bool = False) -> None:
+        self.url, self.token, self.timeout, self.allow_private = url, token, timeout, allow_private
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        from hotline.sms.choose import check_gateway_url
+
+        await check_gateway_url(self.url, allow_private=self.allow_private)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout), headers=headers)
 
