@@ -13,16 +13,19 @@ plain dict with Asterisk's own header spelling both work.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.ami.records import CallChange, CallRecord, ChangeKind, Outcome, clamp_int, parse_timestamp
+from adapters.ami.survey import SURVEY_EVENT, survey_key
 
 Event = Mapping[str, Any]
 Handler = Callable[["Interpreter", Event, datetime], list[CallChange]]
 
+log = logging.getLogger(__name__)
 _UNKNOWN_CID = {"", "<unknown>"}
 # Bounds of the integers we store: beyond them a value is clamped and the call flagged.
 SECONDS = (0, 7 * 24 * 3600)
@@ -285,6 +288,21 @@ class Interpreter:
             return []
         return [self._end(rec, at)]
 
+    def on_user_event(self, ev: Event, at: datetime) -> list[CallChange]:
+        if _get(ev, "UserEvent") != SURVEY_EVENT:
+            return []
+        rec = self.find(_get(ev, "Linkedid"))
+        if rec is None or rec.survey_at is not None:
+            return []  # not a queue call we know (the CEL pass still has it), or told already
+        digit, believable = survey_key(_get(ev, "Score"))
+        if not believable:
+            log.warning(
+                "survey score is not one key; not stored", extra={**rec.log_extra(), "score": _get(ev, "Score")}
+            )
+            rec.repaired = True
+        rec.survey_digit, rec.survey_at, rec.survey_source = digit, at, "ami"
+        return [CallChange("updated", rec.snapshot())]
+
     def on_blind_transfer(self, ev: Event, at: datetime) -> list[CallChange]:
         rec = self.find(_get(ev, "TransfererLinkedid"))
         if rec is None:
@@ -339,4 +357,5 @@ HANDLERS: dict[str, Handler] = {
     "CEL": Interpreter.on_cel,
     "BlindTransfer": Interpreter.on_blind_transfer,
     "AttendedTransfer": Interpreter.on_attended_transfer,
+    "UserEvent": Interpreter.on_user_event,
 }

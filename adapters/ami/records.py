@@ -48,6 +48,9 @@ class CallRecord:
     hangup_cause: int | None = None
     hangup_cause_txt: str | None = None
     recording_file: str | None = None
+    survey_digit: str | None = None  # the key pressed for the end-of-call survey (see adapters/ami/survey.py)
+    survey_at: datetime | None = None  # when the survey's answer (or its silence) was told
+    survey_source: str | None = None  # "ami" once this stream told it
     transfers: list[dict[str, Any]] = field(default_factory=list)
     # Bookkeeping, not columns of their own: together they make ``incomplete``.
     seen_from_start: bool = True  # False when the record was created from a snapshot (latejoin, reconnect)

@@ -50,6 +50,10 @@ _MERGE: dict[str, str] = {
     "hangup_cause": "COALESCE(EXCLUDED.hangup_cause, c.hangup_cause)",
     "hangup_cause_txt": "COALESCE(EXCLUDED.hangup_cause_txt, c.hangup_cause_txt)",
     "recording_file": "COALESCE(EXCLUDED.recording_file, c.recording_file)",
+    # The first telling of the survey wins its time; a digit is never replaced by silence.
+    "survey_digit": "COALESCE(EXCLUDED.survey_digit, c.survey_digit)",
+    "survey_at": "COALESCE(c.survey_at, EXCLUDED.survey_at)",
+    "survey_source": "COALESCE(c.survey_source, EXCLUDED.survey_source)",
     "transfers": (
         "CASE WHEN jsonb_array_length(EXCLUDED.transfers) >= jsonb_array_length(c.transfers)"
         " THEN EXCLUDED.transfers ELSE c.transfers END"

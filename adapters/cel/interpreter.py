@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.ami.survey import SURVEY_EVENT, survey_key
 from adapters.cel.rows import CelRow
 
 CANCEL_WINDOW = timedelta(seconds=0.5)  # a ringing leg hung up this soon after the call moved on was cancelled
@@ -118,6 +119,12 @@ class CelCall:
     queue_legs: list[QueueSegment]
     agent_legs: list[AgentLeg]
     last_row_id: int
+    survey_digit: str | None = None  # the end-of-call survey's key (USER_DEFINED HotlineSurvey)
+    survey_at: datetime | None = None  # None: no survey was played on this call
+
+    @property
+    def survey_source(self) -> str | None:
+        return "cel" if self.survey_at is not None else None
 
 
 class _Fold:
@@ -128,6 +135,7 @@ class _Fold:
         self.bridge_queue: dict[str, tuple[str, str]] = {}  # bridge_id -> (queue, caller uniqueid)
         self.transfers: list[tuple[str, CelRow]] = []
         self.ended_at: datetime | None = None
+        self.survey: tuple[str | None, datetime] | None = None
         self.linkedid = ""
         self.last_id = 0
 
@@ -185,6 +193,14 @@ class _Fold:
     def on_linkedid_end(self, ch: Channel, row: CelRow) -> None:
         self.ended_at = row.eventtime
 
+    def on_user_defined(self, ch: Channel, row: CelRow) -> None:
+        # CELGenUserEvent(HotlineSurvey,${SAT}): the key is extra's "extra" (appdata repeats it).
+        if row.userdeftype != SURVEY_EVENT or self.survey is not None:
+            return
+        told = row.extra_json().get("extra")
+        digit, _believable = survey_key(told if isinstance(told, str) else None)
+        self.survey = (digit, row.eventtime)
+
 
 HANDLERS: dict[str, Callable[[_Fold, Channel, CelRow], None]] = {
     "CHAN_START": _Fold.on_chan_start,
@@ -194,6 +210,7 @@ HANDLERS: dict[str, Callable[[_Fold, Channel, CelRow], None]] = {
     "BLINDTRANSFER": _Fold.on_transfer,
     "ATTENDEDTRANSFER": _Fold.on_transfer,
     "LINKEDID_END": _Fold.on_linkedid_end,
+    "USER_DEFINED": _Fold.on_user_defined,
 }
 
 
@@ -249,6 +266,8 @@ def _assemble(fold: _Fold, runs: list[QueueRun]) -> CelCall:
         queue_legs=segments,
         agent_legs=legs,
         last_row_id=fold.last_id,
+        survey_digit=fold.survey[0] if fold.survey else None,
+        survey_at=fold.survey[1] if fold.survey else None,
     )
 
 

@@ -37,7 +37,7 @@ AGENT_USER_BY_INTERFACE = (
 _CALL_COLUMNS = (
     "caller_uniqueid", "caller_channel", "caller_number", "caller_name", "queue", "outcome", "entered_at",
     "answered_at", "ended_at", "hold_time", "talk_time", "ring_no_answer", "agent_interface", "complete_reason",
-    "hangup_cause", "transfers",
+    "hangup_cause", "transfers", "survey_digit", "survey_at", "survey_source",
 )  # fmt: skip
 # What AMI knows and CEL does not: kept from the AMI row when it is about the same agent.
 _SAME_AGENT = (
@@ -49,6 +49,10 @@ _KEPT = {
     "agent_name": f"CASE WHEN {_SAME_AGENT} THEN c.agent_name END",
     "ring_time": f"CASE WHEN {_SAME_AGENT} THEN c.ring_time END",
     "finalized_at": "COALESCE(c.finalized_at, EXCLUDED.finalized_at)",
+    # A queue_log (no survey in it) or a CEL without the survey's row never erases what AMI heard.
+    "survey_digit": "CASE WHEN EXCLUDED.survey_at IS NOT NULL THEN EXCLUDED.survey_digit ELSE c.survey_digit END",
+    "survey_at": "COALESCE(EXCLUDED.survey_at, c.survey_at)",
+    "survey_source": "COALESCE(EXCLUDED.survey_source, c.survey_source)",
 }
 _SET = {
     **{col: f"EXCLUDED.{col}" for col in _CALL_COLUMNS if col not in _KEPT},
