@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     sms_smpp_url: str = ""
     # The HTTP SMS gateway may be on loopback or a private network only when this is true.
     sms_gateway_allow_private: bool = False
+    # Call recordings (MixMonitor files): where they are mounted on this machine (empty: not served),
+    # and the directory Asterisk names them under (an absolute name there maps into ours).
+    recordings_dir: str = ""
+    recordings_asterisk_dir: str = "/var/spool/asterisk/monitor"
 
     @field_validator("sms_smpp_url")
     @classmethod
