@@ -32,6 +32,7 @@ from hotline.api import (
     kb,
     openapi,
     orders,
+    outbound,
     outbox,
     public,
     routing,
@@ -164,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(sms.routes)
     app.add_routes(public.routes)
     app.add_routes(channel_figures.routes)
+    app.add_routes(outbound.routes)
     app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     console.setup(app)
