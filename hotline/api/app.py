@@ -34,6 +34,7 @@ from hotline.api import (
     orders,
     outbound,
     outbox,
+    presence,
     public,
     routing,
     session,
@@ -166,6 +167,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(public.routes)
     app.add_routes(channel_figures.routes)
     app.add_routes(outbound.routes)
+    app.add_routes(presence.routes)
     app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     console.setup(app)

@@ -1,0 +1,77 @@
+"""Presence actions through the whole server and the command channel: the AMI server (built from
+the recordings) receives exactly the QueueAdd / QueueRemove / QueuePause the states scenario sent,
+each once, and answers them as recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.ami_helpers import wait_for
+from tests.api_helpers import Client
+from tests.c2c_helpers import centre, replay
+
+ME = "/api/agents/me"
+
+
+async def _states(pool, ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+    rows = await pool.fetch("SELECT state FROM ami_commands WHERE id = ANY($1::bigint[]) ORDER BY id", ids)
+    return [r["state"] for r in rows]
+
+
+async def test_sign_in_pause_unpause_sign_out_reach_the_node_once_each(
+    seeded_database_url: str, seeded_pool, redis_url: str, shared_dir: Path
+) -> None:
+    server = replay(shared_dir)
+    async with centre(seeded_database_url, redis_url, server) as (base, session):
+        agent = await Client(session, base).login("agent1002")
+        ids = []
+        for path, body in (("sign-in", {}), ("pause", {"reason": "小休"}), ("unpause", {}), ("sign-out", {})):
+            status, commands = await agent.request("POST", f"{ME}/{path}", json=body, headers={"Idempotency-Key": path})
+            assert status == 202, commands
+            ids += [c["id"] for c in commands]
+        # a repeat (the desktop retrying after a lost answer) is the same command, not a second one
+        status, again = await agent.request(
+            "POST", f"{ME}/pause", json={"reason": "小休"}, headers={"Idempotency-Key": "pause"}
+        )
+        assert status == 202 and [c["id"] for c in again] == [ids[1]]
+        await wait_for(lambda: len(server.queue_actions) >= 4, 10, "the four actions")
+        for _ in range(200):
+            if await _states(seeded_pool, ids) == ["answered"] * 4:
+                break
+            await asyncio.sleep(0.05)
+    sent = [
+        (a["Action"], a.get("Queue"), a["Interface"], a.get("Paused"), a.get("Reason")) for a in server.queue_actions
+    ]
+    assert sent == [
+        ("QueueAdd", "hotline", "Local/1002@agents/n", None, None),
+        ("QueuePause", None, "Local/1002@agents/n", "true", "小休"),
+        ("QueuePause", None, "Local/1002@agents/n", "false", None),
+        ("QueueRemove", "hotline", "Local/1002@agents/n", None, None),
+    ]
+    assert server.queue_actions[0]["MemberName"] == "Agent 1002"
+    assert await _states(seeded_pool, ids) == ["answered"] * 4
+    assert [a["ActionID"] for a in server.queue_actions] == [f"cmd-{i}" for i in ids]
+
+
+async def test_bad_reason_wrong_role_malformed_body_and_no_node(
+    seeded_database_url: str, seeded_pool, redis_url: str, shared_dir: Path
+) -> None:
+    server = replay(shared_dir)
+    async with centre(seeded_database_url, redis_url, server) as (base, session):
+        agent = await Client(session, base).login("agent1001")
+        status, body = await agent.request("POST", f"{ME}/pause", json={"reason": "打游戏"})
+        assert status == 422 and "小休" in body["error"]["details"]["known"]
+        assert (await agent.request("POST", f"{ME}/pause", json={}))[0] == 422
+        assert (await agent.request("POST", f"{ME}/sign-in", json=[1]))[0] == 400
+        assert (await agent.request("POST", f"{ME}/sign-in", json={"queue": "x"}))[0] == 422
+        supervisor = await Client(session, base).login("supervisor")
+        assert (await supervisor.request("POST", f"{ME}/sign-in", json={}))[0] == 403
+        handler = await Client(session, base).login("gulou")
+        assert (await handler.request("POST", f"{ME}/unpause", json={}))[0] == 403
+    assert server.queue_actions == []
+    assert await seeded_pool.fetchval("SELECT count(*) FROM ami_commands") == 0
+    async with centre(seeded_database_url, redis_url, None) as (base, session):
+        agent = await Client(session, base).login("agent1001")
+        status, body = await agent.request("POST", f"{ME}/sign-in", json={})
+    assert status == 503 and body["error"]["code"] == "unavailable"
