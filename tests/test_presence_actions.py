@@ -75,3 +75,39 @@ async def test_bad_reason_wrong_role_malformed_body_and_no_node(
         agent = await Client(session, base).login("agent1001")
         status, body = await agent.request("POST", f"{ME}/sign-in", json={})
     assert status == 503 and body["error"]["code"] == "unavailable"
+
+
+async def test_the_desktop_socket_pauses_once_even_when_the_frame_is_sent_again(
+    seeded_database_url: str, seeded_pool, redis_url: str, shared_dir: Path
+) -> None:
+    server = replay(shared_dir)
+    async with centre(seeded_database_url, redis_url, server) as (base, session):
+        agent = await Client(session, base).login("agent1003")
+        frame = {"type": "presence", "action": "pause", "reason": "培训", "key": "p1"}
+        async with session.ws_connect(
+            f"{base}/api/desktop/ws", headers={"Authorization": f"Bearer {agent.token}"}
+        ) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            await ws.send_str("not json")
+            await ws.send_json({"type": "presence", "action": "dance"})
+            bad = await ws.receive_json(timeout=5)
+            assert bad["ok"] is False and bad["error"]["code"] == "invalid_input"
+            await ws.send_json({**frame, "reason": "午睡"})
+            assert (await ws.receive_json(timeout=5))["error"]["details"]["reason"] == "午睡"
+            await ws.send_json(frame)
+            first = await ws.receive_json(timeout=5)
+        # the desktop reconnects and, not knowing whether it was done, sends the same frame again
+        async with session.ws_connect(
+            f"{base}/api/desktop/ws", headers={"Authorization": f"Bearer {agent.token}"}
+        ) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            await ws.send_json(frame)
+            second = await ws.receive_json(timeout=5)
+        assert (
+            first["ok"]
+            and second["ok"]
+            and first["commands"] == [{**c, "state": first["commands"][0]["state"]} for c in second["commands"]]
+        )
+        await wait_for(lambda: len(server.queue_actions) >= 1, 10, "the pause")
+        await asyncio.sleep(0.5)  # room for a second one, which must not come
+    assert [(a["Action"], a["Reason"]) for a in server.queue_actions] == [("QueuePause", "培训")]
