@@ -4,13 +4,14 @@ still places the call exactly once, and units never see the number."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import asyncpg
 
 from tests.api_helpers import Client
 from tests.c2c_helpers import centre, facts, replay, until
-from tests.orders_helpers import new_order, who
+from tests.orders_helpers import new_order, order_at, who
 
 CALLS = "/api/orders/{}/outbound-calls"
 
@@ -135,3 +136,27 @@ async def test_no_ami_node_is_503(seeded_database_url: str, seeded_pool: asyncpg
         status, body = await agent.request("POST", f"/api/orders/{order['id']}/call-citizen", json={})
     assert status == 503 and body["error"]["code"] == "unavailable"
     assert await seeded_pool.fetchval("SELECT count(*) FROM ami_commands") == 0
+
+
+async def test_a_unit_asks_the_centre_and_never_sees_the_number(
+    seeded_database_url: str, seeded_pool: asyncpg.Pool, redis_url: str, shared_dir: Path
+) -> None:
+    server = replay(shared_dir)
+    async with centre(seeded_database_url, redis_url, server) as (base, session):
+        order = await order_at(seeded_pool, "signed")  # lead: city.cgj
+        number = await seeded_pool.fetchval("SELECT caller_number FROM work_orders WHERE id = $1", order["id"])
+        path = f"/api/orders/{order['id']}/call-citizen"
+        unit = await Client(session, base).login("cgj")
+        status, body = await unit.request("POST", path, json={})
+        assert (status, body) == (202, {"requested_by_unit": True, "call": None})
+        assert server.originates == []
+        agent = await Client(session, base).login("agent1001")
+        status, body = await agent.request("POST", path, json={})
+        assert status == 202 and number not in json.dumps(body)
+        calls = await until(agent, CALLS.format(order["id"]), _settled)
+        assert calls[0]["outcome"] == "failed"  # this number is not in the recording: the node refused it
+        status, seen = await unit.request("GET", f"/api/orders/{order['id']}")
+        actions = [e["action"] for e in seen["events"]]
+        assert {"citizen_call_requested", "citizen_call_placed", "citizen_call_ended"} <= set(actions)
+        assert number not in json.dumps(seen, ensure_ascii=False)
+    assert [o["Exten"] for o in server.originates] == [number]
