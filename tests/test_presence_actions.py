@@ -111,3 +111,23 @@ async def test_the_desktop_socket_pauses_once_even_when_the_frame_is_sent_again(
         await wait_for(lambda: len(server.queue_actions) >= 1, 10, "the pause")
         await asyncio.sleep(0.5)  # room for a second one, which must not come
     assert [(a["Action"], a["Reason"]) for a in server.queue_actions] == [("QueuePause", "培训")]
+
+
+async def test_a_pause_whose_answer_is_lost_is_unknown_and_never_sent_again(
+    seeded_database_url: str, seeded_pool, redis_url: str, shared_dir: Path
+) -> None:
+    server = replay(shared_dir, cut_queue_actions=1)
+    async with centre(seeded_database_url, redis_url, server) as (base, session):
+        agent = await Client(session, base).login("agent1001")
+        status, lost = await agent.request("POST", f"{ME}/pause", json={"reason": "会议"})
+        assert status == 202
+        await wait_for(lambda: server.logins >= 2, 10, "the reconnect")
+        status, ready = await agent.request("POST", f"{ME}/unpause", json={})
+        await wait_for(lambda: len(server.queue_actions) >= 2, 10, "the unpause")
+        for _ in range(200):
+            if await _states(seeded_pool, [lost[0]["id"], ready[0]["id"]]) == ["unknown", "answered"]:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # room for a re-sent pause, which must not come
+    assert await _states(seeded_pool, [lost[0]["id"], ready[0]["id"]]) == ["unknown", "answered"]
+    assert [a.get("Paused") for a in server.queue_actions] == ["true", "false"]

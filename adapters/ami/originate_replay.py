@@ -7,6 +7,7 @@ order number in its ``VarSet HOTLINE_ORDER``. ``QueueAdd``/``QueueRemove``/``Que
 the responses recorded in ``states`` (the driver's log). ``cut_originates``: for the first N
 Originates, close the connection instead of answering, and play the call's events to the next
 connection once it has logged in — Asterisk places the call whoever is listening.
+``cut_queue_actions`` does the same to the first N queue actions.
 """
 
 from __future__ import annotations
@@ -38,13 +39,20 @@ def _calls_by_citizen(recording: Trace) -> dict[str, tuple[str, str, list[TraceM
 
 class OriginateReplay(ReplayServer):
     def __init__(
-        self, recording: Trace, *, cut_originates: int = 0, refuse: Iterable[str] = (), **options: object
+        self,
+        recording: Trace,
+        *,
+        cut_originates: int = 0,
+        cut_queue_actions: int = 0,
+        refuse: Iterable[str] = (),
+        **options: object,
     ) -> None:
         super().__init__(Trace(recording.banner, [], []), gate_actions=(), **options)  # type: ignore[arg-type]
         self.calls = _calls_by_citizen(recording)
         self.originates: list[dict[str, str]] = []
         self.queue_actions: list[dict[str, str]] = []
         self.cut_originates = cut_originates
+        self.cut_queue_actions = cut_queue_actions  # the first N queue actions: acted on, then the link is cut
         self.refuse = set(refuse)  # citizen numbers whose Originate is answered with an Error
         self._owed: list[bytes] = []
         self._players: set[asyncio.Task[None]] = set()
@@ -58,6 +66,10 @@ class OriginateReplay(ReplayServer):
         elif name in ("queueadd", "queueremove", "queuepause") and client.logged_in:
             self.actions.append(h.get("Action", ""))
             self.queue_actions.append(h)
+            if self.cut_queue_actions > 0:
+                self.cut_queue_actions -= 1
+                self._hang_up(client)
+                return
             paused = (h.get("Paused") or "").lower() == "true"
             message = QUEUE_RESPONSES.get(name) or f"Interface {'paused' if paused else 'unpaused'} successfully"
             await self._send(client, _block([("Response", "Success"), ("ActionID", aid), ("Message", message)]))
@@ -79,13 +91,18 @@ class OriginateReplay(ReplayServer):
         if self.cut_originates > 0:
             self.cut_originates -= 1
             self._owed.append(events)
-            client.closed = True
-            client.writer.close()  # the response never leaves; the call goes on without us
+            self._hang_up(client)  # the call goes on without us
             return
         await self._send(
             client, _block([("Response", "Success"), ("ActionID", aid), ("Message", "Originate successfully queued")])
         )
         self._play(client, events)
+
+    @staticmethod
+    def _hang_up(client: _Client) -> None:
+        """Close the connection before the response leaves."""
+        client.closed = True
+        client.writer.close()
 
     def _events_for(self, citizen: str, aid: str, variable: str) -> bytes:
         recorded_aid, recorded_order, events = self.calls[citizen]
