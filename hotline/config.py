@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     outbound_context: str = Field(default="outbound", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
     centre_caller_id: str = Field(default='"12345热线" <12345>', min_length=1, max_length=80)
     originate_timeout_ms: int = Field(default=30000, ge=1000, le=300000)
+    # An AMI command (click-to-call, presence) not sent within this many seconds fails instead.
+    command_ttl_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Agent presence (hotline.api.presence): the queues an agent signs in to, the pause reasons offered.
     agent_queues: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$")
     pause_reasons: str = Field(default="小休,培训,会议,后处理", min_length=1)

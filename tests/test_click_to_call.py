@@ -4,13 +4,16 @@ still places the call exactly once, and units never see the number."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 
-from tests.api_helpers import Client
-from tests.c2c_helpers import centre, facts, replay, until
+from tests.api_helpers import Client, running_server
+from tests.c2c_helpers import centre, facts, node_url, replay, until
 from tests.orders_helpers import new_order, order_at, who
 
 CALLS = "/api/orders/{}/outbound-calls"
@@ -160,3 +163,27 @@ async def test_a_unit_asks_the_centre_and_never_sees_the_number(
         assert {"citizen_call_requested", "citizen_call_placed", "citizen_call_ended"} <= set(actions)
         assert number not in json.dumps(seen, ensure_ascii=False)
     assert [o["Exten"] for o in server.originates] == [number]
+
+
+async def test_a_call_asked_for_while_the_node_is_down_expires_instead_of_ringing_late(
+    seeded_database_url: str, seeded_pool: asyncpg.Pool, redis_url: str, shared_dir: Path
+) -> None:
+    server = replay(shared_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = {"ami_nodes": node_url(port), "roles": ["api", "ami"], "pool_max": 4, "command_ttl_seconds": 0.3}
+    try:
+        async with running_server(seeded_database_url, redis_url, **settings) as base:
+            async with aiohttp.ClientSession() as session:
+                order = await _order(seeded_pool, "13891234567")
+                agent = await Client(session, base).login("agent1002")
+                assert (await agent.request("POST", f"/api/orders/{order['id']}/call-citizen", json={}))[0] == 202
+                await asyncio.sleep(0.5)  # the node is unreachable for longer than the TTL
+                await server.start(port=port)
+                calls = await until(agent, CALLS.format(order["id"]), _settled)
+    finally:
+        await server.close()
+    assert [(c["state"], c["outcome"]) for c in calls] == [("failed", "failed")]
+    assert calls[0]["hangup_cause_txt"].startswith("expired")
+    assert server.originates == []

@@ -44,6 +44,7 @@ class AmiAdapter:
         *,
         flush_timeout: float = 5.0,
         protocol_factory: type[HotlineAMIProtocol] = HotlineAMIProtocol,
+        command_ttl: float = 30.0,
     ) -> None:
         names = [n.name for n in nodes]
         if len(set(names)) != len(names):
@@ -58,6 +59,7 @@ class AmiAdapter:
         # The durable command channel (click-to-call, presence actions): one sender per node.
         self.outcomes = OutcomeTracker(pool)
         self.senders: dict[str, CommandSender] = {}
+        self._command_ttl = command_ttl
         self._session_tasks: list[asyncio.Task[None]] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
 
@@ -82,7 +84,7 @@ class AmiAdapter:
         ]
         for name, session in self.sessions.items():
             session.manager.register_event("*", self.outcomes.on_event)
-            self.senders[name] = CommandSender(pool=self._pool, session=session, tracker=self.outcomes)
+            self.senders[name] = CommandSender(self._pool, session, self.outcomes, ttl=self._command_ttl)
             self._worker_tasks.append(self._spawn(self.senders[name].run(), f"ami-commands-{name}"))
         self._worker_tasks.append(self._spawn(self.outcomes.run(), "ami-outcomes"))
         self._session_tasks = [self._spawn(s.run(), f"ami-session-{name}") for name, s in self.sessions.items()]

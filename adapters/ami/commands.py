@@ -24,6 +24,7 @@ from hotline.outbound import commands
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+TTL_SECONDS = 30.0  # a command still pending after this is failed, not sent late
 
 
 def headers_of(message: Any) -> dict[str, str]:
@@ -33,12 +34,19 @@ def headers_of(message: Any) -> dict[str, str]:
 
 class CommandSender:
     def __init__(
-        self, pool: asyncpg.Pool, session: NodeSession, tracker: OutcomeTracker, *, poll: float = POLL_SECONDS
+        self,
+        pool: asyncpg.Pool,
+        session: NodeSession,
+        tracker: OutcomeTracker,
+        *,
+        poll: float = POLL_SECONDS,
+        ttl: float = TTL_SECONDS,
     ) -> None:
         self._pool = pool
         self._session = session
         self._tracker = tracker
         self._poll = poll
+        self._ttl = ttl
         self._inflight: set[asyncio.Task[None]] = set()
         self.sent = 0
 
@@ -48,6 +56,7 @@ class CommandSender:
             while True:
                 await self._session.logged_in.wait()
                 try:
+                    await self._expire(node)
                     row = await commands.claim(self._pool, node)
                 except (OSError, asyncpg.PostgresError) as exc:
                     log.warning("AMI commands: claim failed; retrying", extra={"node": node, "error": repr(exc)})
@@ -62,6 +71,15 @@ class CommandSender:
             for task in list(self._inflight):
                 task.cancel()
             await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _expire(self, node: str) -> None:
+        for row in await commands.expire(self._pool, node, self._ttl):
+            log.warning(
+                "AMI command expired before the node was reachable; not sent",
+                extra={"node": node, "command_id": row["id"], "kind": row["kind"], "order_id": row["order_id"]},
+            )
+            if row["kind"] == "originate":
+                await self._tracker.refused(row["id"], "expired: the telephony node was unreachable")
 
     async def _send(self, row: asyncpg.Record) -> None:
         command_id = row["id"]

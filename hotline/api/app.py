@@ -94,7 +94,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     nodes = parse_nodes(app[SETTINGS].ami_nodes)
-    return AmiAdapter(nodes, app[POOL], app[REDIS]) if nodes else None
+    ttl = app[SETTINGS].command_ttl_seconds
+    return AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl) if nodes else None
 
 
 def _cel_worker(app: web.Application) -> CelWorker:

@@ -59,6 +59,18 @@ async def add(conn: asyncpg.Connection, command: NewCommand) -> asyncpg.Record:
     return row
 
 
+async def expire(pool: asyncpg.Pool, node: str, ttl_seconds: float) -> list[asyncpg.Record]:
+    """Fail the node's pending commands older than ``ttl_seconds``: a call to a citizen placed
+    minutes after the agent asked (the node was unreachable meanwhile) is worse than none."""
+    return await pool.fetch(
+        """UPDATE ami_commands SET state = 'failed', done_at = now(),
+                  response = jsonb_build_object('Message', 'expired: the telephony node was unreachable')
+           WHERE node = $1 AND state = 'pending' AND created_at < now() - make_interval(secs => $2)
+           RETURNING id, kind, order_id""",
+        node, ttl_seconds,
+    )  # fmt: skip
+
+
 async def claim(pool: asyncpg.Pool, node: str) -> asyncpg.Record | None:
     """The oldest pending command of ``node``, marked ``sent`` in a committed write."""
     async with pool.acquire() as conn:
