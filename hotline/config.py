@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     # and the directory Asterisk names them under (an absolute name there maps into ours).
     recordings_dir: str = ""
     recordings_asterisk_dir: str = "/var/spool/asterisk/monitor"
+    # Click-to-call (hotline.api.outbound): the agent's phone ({extension} of the agent's queue
+    # interface), the dialplan context the citizen's number is dialled through, the caller id shown.
+    agent_phone: str = Field(default="Local/{extension}@agent-phone", pattern=r"\{extension\}")
+    outbound_context: str = Field(default="outbound", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
+    centre_caller_id: str = Field(default='"12345热线" <12345>', min_length=1, max_length=80)
+    originate_timeout_ms: int = Field(default=30000, ge=1000, le=300000)
+    # An AMI command (click-to-call, presence) not sent within this many seconds fails instead.
+    command_ttl_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Agent presence (hotline.api.presence): the queues an agent signs in to, the pause reasons offered.
+    agent_queues: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$")
+    pause_reasons: str = Field(default="小休,培训,会议,后处理", min_length=1)
 
     @field_validator("sms_smpp_url")
     @classmethod

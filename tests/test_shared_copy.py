@@ -16,9 +16,10 @@ def test_the_copy_holds_every_trace_and_the_division_file() -> None:
     assert "data/divisions/xuzhou-320300.csv" in names
     # the Asterisk recordings the CEL, queue_log and outage tests read (a small part of ../shared/asterisk)
     kept = ("transfers.cel.csv", "transfers.facts.json", "transfers.queue_log", "outage.cel.csv",
-            "outage.client.ami", "outage.facts.json", "outage.queue_log")  # fmt: skip
+            "outage.client.ami", "outage.facts.json", "outage.queue_log",
+            "originate.ami", "originate.facts.json")  # fmt: skip
     kept += ("survey.ami", "survey.cel.csv", "survey.facts.json")  # the end-of-call survey's tests
-    assert {f"asterisk/{n}" for n in kept} <= {n for n in names if n.startswith("asterisk/")}
+    assert {f"asterisk/{n}" for n in kept} == {n for n in names if n.startswith("asterisk/")}
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared is not beside this clone")

@@ -22,8 +22,10 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
+from adapters.ami.commands import CommandSender
 from adapters.ami.config import AmiNode
 from adapters.ami.interpreter import Interpreter
+from adapters.ami.outcomes import OutcomeTracker
 from adapters.ami.protocol import HotlineAMIProtocol
 from adapters.ami.screenpop import ScreenPop
 from adapters.ami.session import NodeSession
@@ -42,6 +44,7 @@ class AmiAdapter:
         *,
         flush_timeout: float = 5.0,
         protocol_factory: type[HotlineAMIProtocol] = HotlineAMIProtocol,
+        command_ttl: float = 30.0,
     ) -> None:
         names = [n.name for n in nodes]
         if len(set(names)) != len(names):
@@ -53,6 +56,10 @@ class AmiAdapter:
         self.screenpop = ScreenPop(pool, redis)
         self.writer = CallWriter(pool, on_answered=self.screenpop.submit)
         self.sessions: dict[str, NodeSession] = {}
+        # The durable command channel (click-to-call, presence actions): one sender per node.
+        self.outcomes = OutcomeTracker(pool)
+        self.senders: dict[str, CommandSender] = {}
+        self._command_ttl = command_ttl
         self._session_tasks: list[asyncio.Task[None]] = []
         self._worker_tasks: list[asyncio.Task[None]] = []
 
@@ -75,6 +82,11 @@ class AmiAdapter:
             self._spawn(self.writer.run(), "ami-writer"),
             self._spawn(self.screenpop.run(), "ami-screenpop"),
         ]
+        for name, session in self.sessions.items():
+            session.manager.register_event("*", self.outcomes.on_event)
+            self.senders[name] = CommandSender(self._pool, session, self.outcomes, ttl=self._command_ttl)
+            self._worker_tasks.append(self._spawn(self.senders[name].run(), f"ami-commands-{name}"))
+        self._worker_tasks.append(self._spawn(self.outcomes.run(), "ami-outcomes"))
         self._session_tasks = [self._spawn(s.run(), f"ami-session-{name}") for name, s in self.sessions.items()]
         log.info("AMI adapter started", extra={"nodes": [n.name for n in self.nodes]})
 
@@ -95,6 +107,7 @@ class AmiAdapter:
         """Wait until every change received so far is committed and its screen-pop sent."""
         await self.writer.join()
         await self.screenpop.join()
+        await self.outcomes.join()
 
     def status(self) -> dict[str, Any]:
         """Per-node figures for health checks and metrics."""

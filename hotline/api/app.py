@@ -32,7 +32,9 @@ from hotline.api import (
     kb,
     openapi,
     orders,
+    outbound,
     outbox,
+    presence,
     public,
     routing,
     session,
@@ -93,7 +95,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     nodes = parse_nodes(app[SETTINGS].ami_nodes)
-    return AmiAdapter(nodes, app[POOL], app[REDIS]) if nodes else None
+    ttl = app[SETTINGS].command_ttl_seconds
+    return AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl) if nodes else None
 
 
 def _cel_worker(app: web.Application) -> CelWorker:
@@ -166,6 +169,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(sms.routes)
     app.add_routes(public.routes)
     app.add_routes(channel_figures.routes)
+    app.add_routes(outbound.routes)
+    app.add_routes(presence.routes)
     app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     console.setup(app)

@@ -20,18 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, Field
 
 from hotline import auth, bus
 from hotline.api.contract import operation
 from hotline.api.keys import POOL, REDIS
 from hotline.errors import Forbidden, Unauthenticated
+from hotline.presence import desktop as presence
 from hotline.web import session as web_session
 
 log = logging.getLogger(__name__)
@@ -87,7 +90,7 @@ async def desktop(request: web.Request) -> web.WebSocketResponse:
     log.info("desktop connected", extra={"user_id": principal.user_id})
     watchers = [
         asyncio.create_task(_relay(ws, pubsub, mine, auth.token_id(token))),
-        asyncio.create_task(_until_closed(ws)),
+        asyncio.create_task(_until_closed(ws, functools.partial(presence.handle, request.app, principal, ws))),
         asyncio.create_task(_expiry(session.ttl_seconds)),
         asyncio.create_task(_recheck(request.app, token)),
     ]
@@ -126,9 +129,10 @@ async def _relay(ws: web.WebSocketResponse, pubsub, mine: str, token_id: str) ->
     return WSCloseCode.SERVICE_RESTART, "live channel lost; reconnect"
 
 
-async def _until_closed(ws: web.WebSocketResponse) -> Ending:
-    async for _ in ws:  # the desktop sends nothing we act on; reading notices the close
-        pass
+async def _until_closed(ws: web.WebSocketResponse, on_text: Callable[[str], Awaitable[None]] | None = None) -> Ending:
+    async for message in ws:  # reading also notices the close
+        if on_text is not None and message.type == WSMsgType.TEXT:
+            await on_text(message.data)  # presence actions (hotline.presence.desktop)
     return WSCloseCode.OK, "client closed"
 
 

@@ -213,13 +213,33 @@
           await done(after.status === "reopened" ? "诉求人不满意，工单已重办" : `回访已记录：${label("status", after.status)}`);
         });
       });
-      work = visitForm;
+      work = h("div", {}, visitForm, callBox(orderId));
     } else if (order.status === "visited") {
       work = h("button", { type: "button", class: "primary", id: "close-order",
         onclick: (e) => run(e.currentTarget, async () => { await post("close", {}); await done("工单已办结"); }) }, "办结");
     }
     fill("visit-detail", h("h3", {}, `${order.number} · ${label("status", order.status)}`),
       h("div", { class: "grid two" }, reply, work || h("p", { class: "muted" }, "无需操作")));
+  }
+
+  /* Click-to-call for the visit: the agent's phone rings, then the citizen's (the number is never shown). */
+  const CALL_OUTCOMES = { answered: "已接通", "no answer": "无人接听", busy: "占线", failed: "未接通" };
+  function callBox(orderId) {
+    const list = h("ul", { id: "outbound-calls" });
+    const refresh = async () => {
+      const calls = await api("GET", `/api/orders/${orderId}/outbound-calls`);
+      fill(list, calls.map((c) => h("li", {}, `${c.created_at.slice(11, 19)} `,
+        c.outcome ? `${CALL_OUTCOMES[c.outcome]}${c.hangup_cause_txt ? `（${c.hangup_cause_txt}）` : ""}` : "呼叫中…")));
+    };
+    run(null, refresh);
+    return h("div", { class: "box" }, h("h3", {}, "外呼诉求人"),
+      h("button", { type: "button", id: "call-citizen",
+        onclick: (e) => run(e.currentTarget, async () => {
+          await api("POST", `/api/orders/${orderId}/call-citizen`, {});
+          showOk("正在呼叫：请先接起您的话机");
+          await refresh();
+        }) }, "拨打诉求人"),
+      h("button", { type: "button", class: "small", onclick: (e) => run(e.currentTarget, refresh) }, "刷新"), list);
   }
 
   /* ---------------------------------------------------------------- search */
