@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # and the directory Asterisk names them under (an absolute name there maps into ours).
     recordings_dir: str = ""
     recordings_asterisk_dir: str = "/var/spool/asterisk/monitor"
+    # What the end-of-call survey's keys mean (hotline/figures/survey.py).
+    survey_scale: str = "1=satisfied,2=basically_satisfied,3=unsatisfied"
     # Click-to-call (hotline.api.outbound): the agent's phone ({extension} of the agent's queue
     # interface), the dialplan context the citizen's number is dialled through, the caller id shown.
     agent_phone: str = Field(default="Local/{extension}@agent-phone", pattern=r"\{extension\}")
@@ -105,6 +107,14 @@ class Settings(BaseSettings):
     # Agent presence (hotline.api.presence): the queues an agent signs in to, the pause reasons offered.
     agent_queues: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$")
     pause_reasons: str = Field(default="小休,培训,会议,后处理", min_length=1)
+
+    @field_validator("survey_scale")
+    @classmethod
+    def _survey_scale(cls, v: str) -> str:
+        from hotline.figures.survey import parse_scale
+
+        parse_scale(v)
+        return v
 
     @field_validator("sms_smpp_url")
     @classmethod

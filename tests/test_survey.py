@@ -3,7 +3,7 @@ the CEL rows durable, both together, against the scores of its facts file."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
@@ -98,3 +98,66 @@ def test_a_survey_for_an_unknown_call_is_left_to_cel() -> None:
     interp = Interpreter(NODE)
     at = datetime(2026, 12, 2, 1, 1, tzinfo=UTC)
     assert interp.feed({"Event": "UserEvent", "UserEvent": "HotlineSurvey", "Linkedid": "9.9", "Score": "1"}, at) == []
+
+
+async def test_survey_figures_per_agent_and_beside_the_visit(seeded_pool: asyncpg.Pool, shared_dir: Path) -> None:
+    from hotline.figures import period_of
+    from hotline.figures.survey import DEFAULT_SCALE, survey_figures
+
+    await _import_cel(seeded_pool, shared_dir)
+    expected: dict[str, list[str | None]] = {}
+    for c in facts(shared_dir, "survey"):
+        expected.setdefault(c["cel"]["agents"][0], []).append(c["cel"]["survey_score"] or None)
+    async with seeded_pool.acquire() as conn:
+        users = {r["username"][-4:]: str(r["id"]) for r in await conn.fetch("SELECT id, username FROM users")}
+        # One order taken on agent 1001's first call, visited and found 不满意.
+        call_id = await conn.fetchval(
+            "SELECT id FROM calls WHERE agent_user_id = $1::bigint ORDER BY entered_at LIMIT 1", int(users["1001"])
+        )
+        order_id = await conn.fetchval(
+            """INSERT INTO work_orders (number, kind, content, status, call_id, created_at, updated_at)
+               VALUES ('20261202-900001', 'complaint', 'x', 'closed', $1, now(), now()) RETURNING id""",
+            call_id,
+        )
+        await conn.execute(
+            "INSERT INTO visits (order_id, attempt, reached, satisfaction, resolved) VALUES ($1, 1, true, 'unsatisfied', false)",
+            order_id,
+        )
+        rows, total = await survey_figures(conn, period_of("day", date(2026, 12, 2)), "agent")
+    by_agent = {r["key"]: r for r in rows}
+    for agent, keys in expected.items():
+        row = by_agent[users[agent]]
+        pressed = [k for k in keys if k is not None]
+        on_scale = [DEFAULT_SCALE[k] for k in pressed if k in DEFAULT_SCALE]
+        assert (row["asked"], row["answered"]) == (len(keys), len(pressed))
+        assert row["off_scale"] == len(pressed) - len(on_scale)
+        assert row["unsatisfied"] == on_scale.count("unsatisfied")
+    assert total["asked"] == 11 and total["answered"] == 10
+    assert total["asked"] == sum(r["asked"] for r in rows)
+    assert (by_agent[users["1001"]]["visited"], by_agent[users["1001"]]["visit_satisfaction_rate"]) == (1, 0.0)
+    assert total["visited"] == 1
+
+
+async def test_the_survey_figures_route(seeded_database_url: str, redis_url: str) -> None:
+    import aiohttp
+
+    from tests.api_helpers import Client, running_server
+
+    async with running_server(seeded_database_url, redis_url) as base, aiohttp.ClientSession() as session:
+        boss = await Client(session, base).login("supervisor")
+        status, body = await boss.request("GET", "/api/figures/survey?by=queue&from=2026-12-01&to=2026-12-02")
+        assert status == 200 and body["total"]["asked"] == 0 and body["total"]["satisfaction_rate"] is None
+        status, body = await boss.request("GET", "/api/figures/survey?by=nothing")
+        assert status == 422
+        unit = await Client(session, base).login("cgj")
+        assert (await unit.request("GET", "/api/figures/survey"))[0] == 403
+
+
+@pytest.mark.parametrize("scale", ["", "1=happy", "12=satisfied", "1=satisfied,x"])
+def test_a_bad_survey_scale_stops_the_start(scale: str) -> None:
+    from pydantic import ValidationError
+
+    from hotline.config import Settings
+
+    with pytest.raises(ValidationError, match="survey"):
+        Settings(survey_scale=scale)

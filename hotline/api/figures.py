@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hotline.api import reports as r
 from hotline.api.body import parse_query
 from hotline.api.contract import operation, respond
-from hotline.api.keys import POOL
+from hotline.api.keys import POOL, SETTINGS
 from hotline.api.middleware import SUPERVISORS, require_role
 from hotline.errors import InvalidInput
 from hotline.figures import (
@@ -46,6 +46,7 @@ from hotline.figures import (
     today,
     trend,
 )
+from hotline.figures.survey import SurveyBy, parse_scale, survey_figures
 
 routes = web.RouteTableDef()
 EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
@@ -113,6 +114,10 @@ class TrendQuery(FiguresQuery):
 
 class CallsQuery(PeriodQuery):
     by: CallsBy = "queue"
+
+
+class SurveyQuery(PeriodQuery):
+    by: SurveyBy = "agent"
 
 
 def _supervisor(request: web.Request) -> None:
@@ -213,3 +218,15 @@ async def figures_calls(request: web.Request) -> web.Response:
     return respond(
         request, {"period": period.as_dict(), "by": q.by, "rows": [r.as_dict() for r in rows], "total": total.as_dict()}
     )
+
+
+@routes.get("/api/figures/survey")
+@operation("End-of-call survey (按键评价) beside the return visits", "figures", response=r.SurveyFigures,
+           query=SurveyQuery)  # fmt: skip
+async def figures_survey(request: web.Request) -> web.Response:
+    _supervisor(request)
+    q = parse_query(request, SurveyQuery)
+    period = q.resolve()
+    async with request.app[POOL].acquire() as conn:
+        rows, total = await survey_figures(conn, period, q.by, parse_scale(request.app[SETTINGS].survey_scale))
+    return respond(request, {"period": period.as_dict(), "by": q.by, "rows": rows, "total": total})

@@ -137,3 +137,24 @@ class CallFigures(BaseModel):
     by: str
     rows: list[CallsRow]
     total: CallsRow
+
+
+class SurveyRow(BaseModel):
+    key: str | None = Field(description="agent user id, queue or Shanghai day; null: no agent / queue")
+    asked: int = Field(description="calls whose end-of-call survey played")
+    answered: int = Field(description="of them, a key was pressed")
+    satisfied: int
+    basically_satisfied: int
+    unsatisfied: int
+    off_scale: int = Field(description="a key not on HOTLINE_SURVEY_SCALE")
+    visited: int = Field(description="calls whose orders had a reached return visit")
+    visit_satisfied: int
+    satisfaction_rate: float | None = Field(description="(满意 + 基本满意) / keys on the scale")
+    visit_satisfaction_rate: float | None = Field(description="the return visits' 满意率 on the same calls")
+
+
+class SurveyFigures(BaseModel):
+    period: PeriodOut
+    by: str
+    rows: list[SurveyRow]
+    total: SurveyRow
