@@ -44,6 +44,7 @@ from hotline.api import (
 from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
 from hotline.api.middleware import authenticate, errors, metrics, text
+from hotline.api.operator_metrics import AmiMetricsSync
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.calendar_years import CalendarWatch
@@ -93,10 +94,21 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
+# The adapter this process runs (role ami), for the metrics sync beside it.
+AMI_RUNNING = web.AppKey("ami_running", dict)
+
+
 def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     nodes = parse_nodes(app[SETTINGS].ami_nodes)
     ttl = app[SETTINGS].command_ttl_seconds
-    return AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl) if nodes else None
+    adapter = AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl) if nodes else None
+    app[AMI_RUNNING]["adapter"] = adapter
+    return adapter
+
+
+def _ami_metrics(app: web.Application) -> AmiMetricsSync | None:
+    adapter = app[AMI_RUNNING].get("adapter")
+    return AmiMetricsSync(adapter, app[METRICS].operator) if adapter is not None else None
 
 
 def _cel_worker(app: web.Application) -> CelWorker:
@@ -142,7 +154,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_postgres)
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
+    app[AMI_RUNNING] = {}
     add_worker(app, "ami", _ami_adapter)
+    add_worker(app, "ami", _ami_metrics)
     add_worker(app, "cel", _cel_worker)
     add_worker(app, "clock", _deadline_clock)
     add_worker(app, "clock", lambda app: CalendarWatch(app[POOL], app[SERVICES].deadlines))

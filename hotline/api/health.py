@@ -53,5 +53,13 @@ async def _calendar(request: web.Request) -> dict[str, object]:
 @routes.get("/metrics")
 @operation("Prometheus metrics", "meta", public=True, media="text/plain", errors=())
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[METRICS].render()
+    m = request.app[METRICS]
+    try:
+        async with asyncio.timeout(2):
+            async with request.app[POOL].acquire() as conn:
+                await m.operator.sync_database(conn, request.app[SERVICES].clock())
+    except Exception:
+        # The database figures keep their last values; a scrape still answers with the rest.
+        log.warning("metrics: database figures not refreshed", exc_info=True)
+    body = m.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from hotline.api.operator_metrics import OperatorMetrics
+
 
 @dataclass
 class Metrics:
@@ -26,6 +28,7 @@ class Metrics:
         self.order_actions = Counter(
             "hotline_order_actions_total", "Work-order actions applied", ["action"], registry=self.registry
         )
+        self.operator = OperatorMetrics(self.registry)
 
     def render(self) -> bytes:
         if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
