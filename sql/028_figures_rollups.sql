@@ -93,9 +93,12 @@ DECLARE
 BEGIN
     IF TG_OP <> 'INSERT' THEN ids := ids || OLD.assignment_id; END IF;
     IF TG_OP <> 'DELETE' THEN ids := ids || NEW.assignment_id; END IF;
+    -- Two indexed lookups (primary key, assignments_parent), not one OR that scans the table.
     PERFORM figures_touch(ARRAY(
-        SELECT DISTINCT figures_day_of(coalesce(a.reply_due_at, a.dispatched_at)) FROM assignments a
-        WHERE a.id = ANY (ids) OR a.parent_id = ANY (ids)));
+        SELECT figures_day_of(coalesce(a.reply_due_at, a.dispatched_at)) FROM assignments a WHERE a.id = ANY (ids)
+        UNION
+        SELECT figures_day_of(coalesce(a.reply_due_at, a.dispatched_at)) FROM assignments a
+        WHERE a.parent_id = ANY (ids)));
     RETURN NULL;
 END $$;
 
