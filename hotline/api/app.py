@@ -41,7 +41,7 @@ from hotline.api import (
 )
 from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
-from hotline.api.middleware import authenticate, errors, metrics, text
+from hotline.api.middleware import authenticate, errors, metrics, text, token_cache
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.calendar_years import CalendarWatch
@@ -137,6 +137,7 @@ def create_app(settings: Settings) -> web.Application:
     calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
     app[SERVICES] = Services(deadlines=Deadlines(calendar))
     app.cleanup_ctx.append(_postgres)
+    app.cleanup_ctx.append(token_cache)
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
     add_worker(app, "ami", _ami_adapter)
