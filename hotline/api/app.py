@@ -88,6 +88,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     app[SERVICES].redis = client
     yield
+    await bus.drain()  # live events of the last requests go out before the client closes
     await client.aclose()
 
 

@@ -124,7 +124,7 @@ async def order_created(services: Services, order: asyncpg.Record, principal: Pr
     """What follows a committed new order: the log line and the live event."""
     extra = {"order_id": order["id"], "order_number": order["number"], "user_id": principal.user_id}
     log.info("order created", extra=extra)
-    await bus.publish(services.redis, "orders", live(order, "create"))
+    bus.publish_soon(services.redis, [("orders", live(order, "create"))])
 
 
 def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:
@@ -189,11 +189,7 @@ async def act_in_transaction(
         change = Change(order, principal, action, target(action, current), services)
         change.assignment_id = assignment["id"] if assignment else None
         await HANDLERS[action](conn, change, assignment, payload)
-    updated = await finish(conn, change)
-    log.info(
-        "order action",
-        extra={"order_id": order_id, "action": action.value, "from": current.value, "to": updated["status"]},
-    )
+    updated = await finish(conn, change)  # its log line is written after the commit (publish_change)
     if change.follow_up is not None:
         next_action, next_payload = change.follow_up
         updated, follow = await act_in_transaction(conn, services, principal, order_id, next_action, next_payload)
@@ -325,20 +321,13 @@ def _is_current(a: asyncpg.Record, current: asyncpg.Record | None) -> None:
 
 
 async def finish(conn: asyncpg.Connection, change: Change) -> asyncpg.Record:
-    """Write what the action gathered: the order's new state, its audit event, its outbox rows."""
+    """Write what the action gathered: the order's new state, its audit event, its outbox rows
+    (one statement), and the citizen's SMS if the change calls for one."""
     order = change.order
-    updates = {"status": change.to_status.value, **change.order_updates}
-    sets = ", ".join(f"{col} = ${i + 2}" for i, col in enumerate(updates))
-    updated = await conn.fetchrow(
-        f"UPDATE work_orders SET {sets}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *",
-        order["id"],
-        *updates.values(),
-    )
-    await store.audit(
-        conn, order["id"], change.assignment_id, change.action.value, change.principal,
-        order["status"], change.to_status.value, change.audit,
+    updated = await store.write_change(
+        conn, order["id"], {"status": change.to_status.value, **change.order_updates},
+        assignment_id=change.assignment_id, action=change.action.value, principal=change.principal,
+        from_status=order["status"], audit_payload=change.audit, outbox=change.outbox,
     )  # fmt: skip
-    for topic, unit_id, payload in change.outbox:
-        await store.enqueue(conn, topic, order["id"], unit_id, payload)
     await sms_notices.after_change(conn, change, updated)
     return updated
