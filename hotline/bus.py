@@ -2,7 +2,8 @@
 
 Only for live views (screen-pop, wallboard, order updates). Nothing durable
 goes here: PostgreSQL holds the truth, so a lost message only delays a view.
-Publish only *after* the transaction that made the change has committed.
+Publish only *after* the transaction that made the change has committed; a request's
+events go through :func:`publish_soon`, so its response never waits for Redis.
 
 Pub/sub channels are shared by every Redis database number, so every channel and
 key is prefixed with the deployment's name (``HOTLINE_INSTANCE``, by default the

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from hotline import bus
+from hotline import bus, chinese
 from hotline.auth import Principal
 from hotline.errors import (
     AssignmentClosed,
@@ -36,7 +36,7 @@ from hotline.orders.notify import live, publish_change
 from hotline.orders.queries import order_audience
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
-from hotline.similar import signatures
+from hotline.similar import minhash
 from hotline.sms import notices as sms_notices
 
 __all__ = [
@@ -96,26 +96,25 @@ async def insert_order(
     # The time of intake comes from the services' clock, as every action's does (not the server's now()).
     now = services.clock()
     number = await numbers.draw(conn, now)
-    try:
-        order = await conn.fetchrow(
-            """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
-                   urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                   status, created_by, call_id, created_at, updated_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16,$17,$17)
-               RETURNING *""",
-            number, data.kind, data.category_code, data.title, data.content, data.address,
-            data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id, now,
-        )  # fmt: skip
-    except asyncpg.ForeignKeyViolationError as exc:
-        raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
-    located = await place.at_intake(conn, services.router, data)
-    if located is not None:
-        order = await place.record(conn, order["id"], located)
+    located = await place.at_intake(conn, services.router, data)  # from the text alone: no row needed yet
     # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
     body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
-    await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, body)
-    await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
+    row = {
+        "number": number, "kind": data.kind, "category_code": data.category_code, "title": data.title,
+        "content": data.content, "address": data.address, "division_code": data.division_code,
+        "urgency": data.urgency, "caller_number": data.caller_number, "caller_name": data.caller_name,
+        "anonymous": data.anonymous, "contact_allowed": data.contact_allowed, "channel": data.channel,
+        "call_linkedid": data.call_linkedid, "status": Status.RECEIVED.value, "created_by": principal.user_id,
+        "call_id": call_id, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    bands = minhash.bands(chinese.token_set(data.content))
+    try:
+        order = await store.take_in(conn, row, principal=principal, audit_payload=body, signature_bands=bands)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
+    if located is not None:
+        # Written after the insert (not in it), so an unknown division_code the agent typed is still refused.
+        order = await place.record(conn, order["id"], located)
     await sms_notices.on_intake(conn, services, order, services.clock())
     return order
 

@@ -146,6 +146,38 @@ async def audit_batch(conn: asyncpg.Connection, events: list[tuple[int, int, str
     )  # fmt: skip
 
 
+# ---------------------------------------------------------------- intake
+
+
+async def take_in(
+    conn: asyncpg.Connection,
+    row: Mapping[str, Any],
+    *,
+    principal: Principal,
+    audit_payload: dict[str, Any],
+    signature_bands: list[int],
+) -> asyncpg.Record:
+    """A new order in one statement, one round trip: its ``work_orders`` row, its ``create``
+    audit event and its MinHash bands (``hotline.similar``: what repeat checks look up)."""
+    n = len(row)
+    cols, values = ", ".join(row), ", ".join(f"${i + 1}" for i in range(n))
+    uid, unit, body, bands = (f"${n + k}" for k in range(1, 5))
+    return await conn.fetchrow(
+        f"""WITH created AS (
+                INSERT INTO work_orders ({cols}) VALUES ({values}) RETURNING *
+            ), audited AS (
+                INSERT INTO audit_events (order_id, assignment_id, action, actor_user_id, actor_unit_id,
+                                          from_status, to_status, payload)
+                SELECT id, NULL, 'create', {uid}::bigint, {unit}::bigint, NULL, status, {body}::jsonb FROM created
+            ), indexed AS (
+                INSERT INTO order_signatures (band_hash, created_at, order_id)
+                SELECT k, created_at, id FROM created, unnest({bands}::bigint[]) AS k ON CONFLICT DO NOTHING
+            )
+            SELECT * FROM created""",
+        *row.values(), principal.user_id, principal.unit_id, plain(audit_payload), signature_bands,
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------- an action's end
 
 
