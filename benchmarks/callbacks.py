@@ -60,8 +60,6 @@ def _serve(database_url: str, redis_url: str, port: int) -> None:
     """The child process: the production app plus the callback routes, on loopback."""
     import logging
 
-    from aiohttp import web
-
     from hotline.api import agency_auth, units
     from hotline.api.app import create_app
     from hotline.config import Settings
@@ -75,7 +73,9 @@ def _serve(database_url: str, redis_url: str, port: int) -> None:
     if ("GET", "/api/units/me") not in present:  # until create_app wires the callback API itself
         app.add_routes(units.routes)
         app.add_routes(agency_auth.routes)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    from benchmarks.profiling import run_app
+
+    run_app(app, port)
 
 
 async def _prepare(url: str, n_units: int, per_unit: int) -> list[tuple[int, str, str, list[int], list[int]]]:

@@ -65,8 +65,6 @@ def _serve(database_url: str, redis_url: str, port: int) -> None:
     """The child process: the production app, API role only, on loopback."""
     import logging
 
-    from aiohttp import web
-
     from hotline.api.app import create_app
     from hotline.config import Settings
 
@@ -74,7 +72,9 @@ def _serve(database_url: str, redis_url: str, port: int) -> None:
     settings = Settings(
         database_url=database_url, redis_url=redis_url, roles=["api"], pool_max=POOL_MAX, log_level="WARNING"
     )
-    web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None, access_log=None)
+    from benchmarks.profiling import run_app
+
+    run_app(create_app(settings), port)
 
 
 def _free_port() -> int:

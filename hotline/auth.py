@@ -85,6 +85,11 @@ async def login(conn: asyncpg.Connection, username: str, password: str, ttl: tim
     return token, expires_at
 
 
+def token_digest(token: str) -> bytes:
+    """What the database keys a token by (and the token cache, hotline.token_cache)."""
+    return _token_hash(token)
+
+
 def token_id(token: str) -> str:
     """A token's public name (hex of its hash): what a logout announces on the bus."""
     return _token_hash(token).hex()

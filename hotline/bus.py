@@ -2,7 +2,8 @@
 
 Only for live views (screen-pop, wallboard, order updates). Nothing durable
 goes here: PostgreSQL holds the truth, so a lost message only delays a view.
-Publish only *after* the transaction that made the change has committed.
+Publish only *after* the transaction that made the change has committed; a request's
+events go through :func:`publish_soon`, so its response never waits for Redis.
 
 Pub/sub channels are shared by every Redis database number, so every channel and
 key is prefixed with the deployment's name (``HOTLINE_INSTANCE``, by default the
@@ -19,14 +20,19 @@ Channels (all prefixed ``hotline:{instance}:``):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
+
+# Publications under way (publish_soon); held so none is collected before it ran, awaited by drain().
+_pending: set[asyncio.Task[None]] = set()
 
 PREFIX = "hotline:"
 DEFAULT_INSTANCE = "default"
@@ -70,3 +76,37 @@ async def publish(redis: aioredis.Redis | None, name: str, event: dict[str, Any]
     except Exception:
         log.warning("bus publish failed", extra={"channel": name, "event_type": event.get("type")}, exc_info=True)
         return 0
+
+
+def publish_soon(redis: aioredis.Redis | None, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Publish (channel name, event) pairs in the background, in order, in one pipelined round trip:
+    the caller's response never waits for Redis. A failure is logged with its channels, never
+    silent; a lost live event only delays a view (the database and the outbox are the durable path)."""
+    if redis is None or not events:
+        return
+    task = asyncio.get_running_loop().create_task(_publish_all(redis, list(events)), name="bus-publish")
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+async def _publish_all(redis: aioredis.Redis, events: list[tuple[str, dict[str, Any]]]) -> None:
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for name, event in events:
+                pipe.publish(channel(redis, name), json.dumps(event, ensure_ascii=False, default=str))
+            await pipe.execute()
+    except Exception:
+        log.warning(
+            "bus publish failed",
+            extra={"channels": [name for name, _ in events], "event_type": events[0][1].get("type")},
+            exc_info=True,
+        )
+
+
+DRAIN_SECONDS = 5.0
+
+
+async def drain() -> None:
+    """Wait for background publications (at shutdown, before the client closes), a few seconds at most."""
+    if _pending:
+        await asyncio.wait(list(_pending), timeout=DRAIN_SECONDS)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     data_dir: Path = Path("var")
     token_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # A bearer token's check is kept this long in each API process (0: never); revocation is immediate.
+    token_cache_seconds: float = Field(default=5, ge=0, le=300)
     # API processes `hotline serve` runs on one port (SO_REUSEPORT); background roles run in one of them.
     workers: int = Field(default=1, ge=1, le=64)
     pool_min: int = Field(default=2, ge=1)

@@ -86,22 +86,25 @@ async def perform(
     unit_id = require_unit(principal)
     payload = actions.parse_payload(op.action, body)  # a 422 before any transaction
     digest = idempotency.request_hash("POST", path, body)
+    stored = None
     async with pool.acquire() as conn, conn.transaction():
         if idempotency_key is not None:
             stored = await idempotency.claim(conn, unit_id, idempotency_key, digest)
-            if stored is not None:
-                log.info(
-                    "callback replayed",
-                    extra={"unit_id": unit_id, "assignment_id": assignment_id, "idempotency_key": idempotency_key},
-                )
-                return Outcome(stored.status, stored.body, replayed=True)
-        a = await visible_assignment(conn, principal, assignment_id)
-        updated, change = await actions.act_in_transaction(
-            conn, services, principal, a["order_id"], op.action, payload, assignment_id=assignment_id
+        if stored is None:
+            a = await visible_assignment(conn, principal, assignment_id)
+            updated, change = await actions.act_in_transaction(
+                conn, services, principal, a["order_id"], op.action, payload, assignment_id=assignment_id
+            )
+            result = assignment_view(await visible_assignment(conn, principal, assignment_id), updated, principal)
+            if idempotency_key is not None:
+                await idempotency.record(conn, unit_id, idempotency_key, 200, result)
+    # Logged and announced after the commit: nothing here holds the order's lock.
+    if stored is not None:
+        log.info(
+            "callback replayed",
+            extra={"unit_id": unit_id, "assignment_id": assignment_id, "idempotency_key": idempotency_key},
         )
-        result = assignment_view(await visible_assignment(conn, principal, assignment_id), updated, principal)
-        if idempotency_key is not None:
-            await idempotency.record(conn, unit_id, idempotency_key, 200, result)
+        return Outcome(stored.status, stored.body, replayed=True)
     await actions.publish_change(services, updated, change)
     log.info(
         "callback applied",

@@ -108,16 +108,21 @@ async def _claim_in_redis(redis: aioredis.Redis, parts: signing.SignedParts) -> 
 
 async def _claim_in_postgres(conn: asyncpg.Connection, parts: signing.SignedParts) -> bool:
     """The durable claim; nonces older than the window are forgotten as the key signs on."""
+    # One statement: the forgetting rides along with the claim. The DELETE spares this nonce (one
+    # statement may not touch a row twice); a nonce seen only outside the window is claimed afresh.
     ttl = timedelta(seconds=signing.NONCE_TTL_SECONDS)
-    await conn.execute(
-        "DELETE FROM signed_nonces WHERE key_id = $1 AND seen_at < now() - $2::interval", parts.key_id, ttl
-    )
     return bool(
         await conn.fetchval(
-            """INSERT INTO signed_nonces (key_id, nonce, seen_at) VALUES ($1, $2, now())
-               ON CONFLICT (key_id, nonce) DO NOTHING RETURNING true""",
+            """WITH forgotten AS (
+                   DELETE FROM signed_nonces WHERE key_id = $1 AND seen_at < now() - $3::interval AND nonce <> $2
+               )
+               INSERT INTO signed_nonces (key_id, nonce, seen_at) VALUES ($1, $2, now())
+               ON CONFLICT (key_id, nonce) DO UPDATE SET seen_at = now()
+                  WHERE signed_nonces.seen_at < now() - $3::interval
+               RETURNING true""",
             parts.key_id,
             parts.nonce,
+            ttl,
         )
     )
 

@@ -43,7 +43,7 @@ from hotline.api import (
 )
 from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
-from hotline.api.middleware import authenticate, errors, metrics, text
+from hotline.api.middleware import authenticate, errors, metrics, text, token_cache
 from hotline.api.operator_metrics import AmiMetricsSync
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
@@ -91,6 +91,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     app[SERVICES].redis = client
     yield
+    await bus.drain()  # live events of the last requests go out before the client closes
     await client.aclose()
 
 
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> web.Application:
     calendar = BusinessCalendar(parse_hours(settings.work_hours), ZoneInfo(settings.timezone))
     app[SERVICES] = Services(deadlines=Deadlines(calendar))
     app.cleanup_ctx.append(_postgres)
+    app.cleanup_ctx.append(token_cache)
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
     app[AMI_RUNNING] = {}

@@ -3,10 +3,11 @@ callback or the console's session cookie), metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 from aiohttp import web
@@ -14,8 +15,9 @@ from pydantic import ValidationError
 
 from hotline import auth
 from hotline.api.body import check_text
-from hotline.api.keys import METRICS, POOL
+from hotline.api.keys import METRICS, POOL, SETTINGS
 from hotline.errors import ApiError, Forbidden, Unauthenticated
+from hotline.token_cache import TokenCache
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -26,6 +28,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/api/opena
 # the SMS gateway sends its token, the citizen's lookup is public (and throttled).
 SELF_AUTHENTICATED = re.compile(r"^/api/(intake/(web|app|wechat|email)|public/.*|sms/gateway/.*)$")
 PRINCIPAL = web.RequestKey("principal", auth.Principal)
+TOKEN_CACHE = web.AppKey("token_cache", TokenCache)
+LOGOUT_PATH = "/api/auth/logout"
 # PostgreSQL unreachable, restarting, shutting down or out of connections; the pool reconnects
 # on a later request, so the client is told to come back rather than that we failed.
 DATABASE_DOWN = (
@@ -108,9 +112,41 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <token>")
+    token = token.strip()
+    request[PRINCIPAL] = await _bearer(request, token)
+    response = await handler(request)
+    if request.path == LOGOUT_PATH and response.status < 300:
+        # This process forgets the token before answering; the others hear the trigger's NOTIFY.
+        request.config_dict[TOKEN_CACHE].evict_token(auth.token_digest(token))
+    return response
+
+
+async def _bearer(request: web.Request, token: str) -> auth.Principal:
+    """The token's principal: from this process's cache while it is fresh, else from the database."""
+    cache, digest = request.config_dict[TOKEN_CACHE], auth.token_digest(token)
+    if cache.get(digest) is not None:
+        # A revocation already on the listener's socket is read before the cache is trusted.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        principal = cache.get(digest)
+        if principal is not None:
+            return principal
+    generation = cache.generation
     async with request.app[POOL].acquire() as conn:
-        request[PRINCIPAL] = await auth.authenticate(conn, token.strip())
-    return await handler(request)
+        session = await auth.session(conn, token)
+    cache.put(digest, session.principal, session.ttl_seconds, generation)
+    return session.principal
+
+
+async def token_cache(app: web.Application) -> AsyncIterator[None]:
+    """The process's token cache and its revocation listener (after the pool: migrations ran)."""
+    settings = app[SETTINGS]
+    assert settings.database_url
+    cache = TokenCache(settings.database_url, settings.token_cache_seconds)
+    app[TOKEN_CACHE] = cache
+    await cache.start()
+    yield
+    await cache.stop()
 
 
 @web.middleware

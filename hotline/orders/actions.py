@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from hotline import bus
+from hotline import bus, chinese
 from hotline.auth import Principal
 from hotline.errors import (
     AssignmentClosed,
@@ -36,7 +36,7 @@ from hotline.orders.notify import live, publish_change
 from hotline.orders.queries import order_audience
 from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
-from hotline.similar import signatures
+from hotline.similar import minhash
 from hotline.sms import notices as sms_notices
 
 __all__ = [
@@ -96,26 +96,25 @@ async def insert_order(
     # The time of intake comes from the services' clock, as every action's does (not the server's now()).
     now = services.clock()
     number = await numbers.draw(conn, now)
-    try:
-        order = await conn.fetchrow(
-            """INSERT INTO work_orders (number, kind, category_code, title, content, address, division_code,
-                   urgency, caller_number, caller_name, anonymous, contact_allowed, channel, call_linkedid,
-                   status, created_by, call_id, created_at, updated_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'received',$15,$16,$17,$17)
-               RETURNING *""",
-            number, data.kind, data.category_code, data.title, data.content, data.address,
-            data.division_code, data.urgency, data.caller_number, data.caller_name, data.anonymous,
-            data.contact_allowed, data.channel, data.call_linkedid, principal.user_id, call_id, now,
-        )  # fmt: skip
-    except asyncpg.ForeignKeyViolationError as exc:
-        raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
-    located = await place.at_intake(conn, services.router, data)
-    if located is not None:
-        order = await place.record(conn, order["id"], located)
+    located = await place.at_intake(conn, services.router, data)  # from the text alone: no row needed yet
     # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
     body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
-    await store.audit(conn, order["id"], None, "create", principal, None, Status.RECEIVED, body)
-    await signatures.index_order(conn, order["id"], order["content"], order["created_at"])
+    row = {
+        "number": number, "kind": data.kind, "category_code": data.category_code, "title": data.title,
+        "content": data.content, "address": data.address, "division_code": data.division_code,
+        "urgency": data.urgency, "caller_number": data.caller_number, "caller_name": data.caller_name,
+        "anonymous": data.anonymous, "contact_allowed": data.contact_allowed, "channel": data.channel,
+        "call_linkedid": data.call_linkedid, "status": Status.RECEIVED.value, "created_by": principal.user_id,
+        "call_id": call_id, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    bands = minhash.bands(chinese.token_set(data.content))
+    try:
+        order = await store.take_in(conn, row, principal=principal, audit_payload=body, signature_bands=bands)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
+    if located is not None:
+        # Written after the insert (not in it), so an unknown division_code the agent typed is still refused.
+        order = await place.record(conn, order["id"], located)
     await sms_notices.on_intake(conn, services, order, services.clock())
     return order
 
@@ -124,7 +123,7 @@ async def order_created(services: Services, order: asyncpg.Record, principal: Pr
     """What follows a committed new order: the log line and the live event."""
     extra = {"order_id": order["id"], "order_number": order["number"], "user_id": principal.user_id}
     log.info("order created", extra=extra)
-    await bus.publish(services.redis, "orders", live(order, "create"))
+    bus.publish_soon(services.redis, [("orders", live(order, "create"))])
 
 
 def _fk_message(exc: asyncpg.ForeignKeyViolationError) -> str:
@@ -189,11 +188,7 @@ async def act_in_transaction(
         change = Change(order, principal, action, target(action, current), services)
         change.assignment_id = assignment["id"] if assignment else None
         await HANDLERS[action](conn, change, assignment, payload)
-    updated = await finish(conn, change)
-    log.info(
-        "order action",
-        extra={"order_id": order_id, "action": action.value, "from": current.value, "to": updated["status"]},
-    )
+    updated = await finish(conn, change)  # its log line is written after the commit (publish_change)
     if change.follow_up is not None:
         next_action, next_payload = change.follow_up
         updated, follow = await act_in_transaction(conn, services, principal, order_id, next_action, next_payload)
@@ -325,20 +320,13 @@ def _is_current(a: asyncpg.Record, current: asyncpg.Record | None) -> None:
 
 
 async def finish(conn: asyncpg.Connection, change: Change) -> asyncpg.Record:
-    """Write what the action gathered: the order's new state, its audit event, its outbox rows."""
+    """Write what the action gathered: the order's new state, its audit event, its outbox rows
+    (one statement), and the citizen's SMS if the change calls for one."""
     order = change.order
-    updates = {"status": change.to_status.value, **change.order_updates}
-    sets = ", ".join(f"{col} = ${i + 2}" for i, col in enumerate(updates))
-    updated = await conn.fetchrow(
-        f"UPDATE work_orders SET {sets}, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *",
-        order["id"],
-        *updates.values(),
-    )
-    await store.audit(
-        conn, order["id"], change.assignment_id, change.action.value, change.principal,
-        order["status"], change.to_status.value, change.audit,
+    updated = await store.write_change(
+        conn, order["id"], {"status": change.to_status.value, **change.order_updates},
+        assignment_id=change.assignment_id, action=change.action.value, principal=change.principal,
+        from_status=order["status"], audit_payload=change.audit, outbox=change.outbox,
     )  # fmt: skip
-    for topic, unit_id, payload in change.outbox:
-        await store.enqueue(conn, topic, order["id"], unit_id, payload)
     await sms_notices.after_change(conn, change, updated)
     return updated

@@ -3,6 +3,7 @@ outbox) and live events for staff screens (through the bus, after the commit).""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,8 @@ from hotline import audience, bus
 
 if TYPE_CHECKING:
     from hotline.orders.change import Change, Services
+
+log = logging.getLogger(__name__)
 
 PUSH_FIELDS = ("id", "number", "kind", "category_code", "title", "content", "address", "division_code", "urgency",
                "caller_number", "caller_name", "anonymous", "created_at")  # fmt: skip
@@ -35,7 +38,12 @@ def live(order: Mapping[str, Any], action: str) -> dict[str, Any]:
 
 
 async def publish_change(services: Services, updated: Mapping[str, Any], change: Change) -> None:
-    """Live events for a committed change (never before the commit)."""
-    await bus.publish(services.redis, "orders", live(updated, change.action.value))
-    for unit_id in change.live_units:
-        await bus.publish(services.redis, f"unit:{unit_id}", live(updated, change.action.value))
+    """Live events and the log line for a committed change (never before the commit; the
+    response does not wait for Redis, see ``bus.publish_soon``)."""
+    log.info(
+        "order action",
+        extra={"order_id": updated["id"], "action": change.action.value, "from": change.order["status"],
+               "to": updated["status"], "user_id": change.principal.user_id, "unit_id": change.principal.unit_id},
+    )  # fmt: skip
+    event = live(updated, change.action.value)
+    bus.publish_soon(services.redis, [("orders", event), *((f"unit:{u}", event) for u in sorted(change.live_units))])

@@ -10,7 +10,7 @@ unit's system as ``order.deadline_changed``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -146,17 +146,93 @@ async def audit_batch(conn: asyncpg.Connection, events: list[tuple[int, int, str
     )  # fmt: skip
 
 
+# ---------------------------------------------------------------- intake
+
+
+async def take_in(
+    conn: asyncpg.Connection,
+    row: Mapping[str, Any],
+    *,
+    principal: Principal,
+    audit_payload: dict[str, Any],
+    signature_bands: list[int],
+) -> asyncpg.Record:
+    """A new order in one statement, one round trip: its ``work_orders`` row, its ``create``
+    audit event and its MinHash bands (``hotline.similar``: what repeat checks look up)."""
+    n = len(row)
+    cols, values = ", ".join(row), ", ".join(f"${i + 1}" for i in range(n))
+    uid, unit, body, bands = (f"${n + k}" for k in range(1, 5))
+    return await conn.fetchrow(
+        f"""WITH created AS (
+                INSERT INTO work_orders ({cols}) VALUES ({values}) RETURNING *
+            ), audited AS (
+                INSERT INTO audit_events (order_id, assignment_id, action, actor_user_id, actor_unit_id,
+                                          from_status, to_status, payload)
+                SELECT id, NULL, 'create', {uid}::bigint, {unit}::bigint, NULL, status, {body}::jsonb FROM created
+            ), indexed AS (
+                INSERT INTO order_signatures (band_hash, created_at, order_id)
+                SELECT k, created_at, id FROM created, unnest({bands}::bigint[]) AS k ON CONFLICT DO NOTHING
+            )
+            SELECT * FROM created""",
+        *row.values(), principal.user_id, principal.unit_id, plain(audit_payload), signature_bands,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- an action's end
+
+
+async def write_change(
+    conn: asyncpg.Connection,
+    order_id: int,
+    updates: Mapping[str, Any],
+    *,
+    assignment_id: int | None,
+    action: str,
+    principal: Principal | None,
+    from_status: str,
+    audit_payload: dict[str, Any],
+    outbox: Sequence[tuple[str, int, dict[str, Any]]],
+) -> asyncpg.Record:
+    """An action's end in one statement, one round trip: the order's new columns (``updates``,
+    the status among them; version and updated_at bumped), its audit event, and its outbox rows
+    (topic, unit_id, payload) for the units that have a system, in their order."""
+    n = len(updates)
+    sets = "".join(f"{col} = ${i + 1}, " for i, col in enumerate(updates))
+    topics, units, payloads = map(list, zip(*outbox, strict=True)) if outbox else ([], [], [])
+    o, a, act, uid, unit, frm, to, body, t, u, p = (f"${n + k}" for k in range(1, 12))
+    return await conn.fetchrow(
+        f"""WITH updated AS (
+                UPDATE work_orders SET {sets}version = version + 1, updated_at = now() WHERE id = {o} RETURNING *
+            ), audited AS (
+                INSERT INTO audit_events (order_id, assignment_id, action, actor_user_id, actor_unit_id,
+                                          from_status, to_status, payload)
+                VALUES ({o}, {a}, {act}, {uid}, {unit}, {frm}, {to}, {body})
+            ), queued AS (
+                INSERT INTO outbox (topic, order_id, unit_id, payload)
+                SELECT f.topic, {o}, f.unit_id, f.payload
+                  FROM unnest({t}::text[], {u}::bigint[], {p}::jsonb[]) WITH ORDINALITY AS f(topic, unit_id, payload, i)
+                 WHERE EXISTS (SELECT 1 FROM units WHERE id = f.unit_id AND webhook_url IS NOT NULL)
+                 ORDER BY f.i
+            )
+            SELECT * FROM updated""",
+        *updates.values(),
+        order_id, assignment_id, action,
+        principal.user_id if principal else None, principal.unit_id if principal else None,
+        from_status, updates["status"], plain(audit_payload),
+        topics, units, [plain(x) for x in payloads],
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------- outbox
 
 
 async def enqueue(conn: asyncpg.Connection, topic: str, order_id: int, unit_id: int, payload: dict) -> None:
-    """Queue a message for a unit's system, if it has one."""
-    has_hook = await conn.fetchval("SELECT webhook_url IS NOT NULL FROM units WHERE id = $1", unit_id)
-    if has_hook:
-        await conn.execute(
-            "INSERT INTO outbox (topic, order_id, unit_id, payload) VALUES ($1, $2, $3, $4)",
-            topic, order_id, unit_id, plain(payload),
-        )  # fmt: skip
+    """Queue a message for a unit's system, if it has one (one round trip: the check is in the insert)."""
+    await conn.execute(
+        """INSERT INTO outbox (topic, order_id, unit_id, payload)
+           SELECT $1, $2, id, $4 FROM units WHERE id = $3 AND webhook_url IS NOT NULL""",
+        topic, order_id, unit_id, plain(payload),
+    )  # fmt: skip
 
 
 async def enqueue_batch(conn: asyncpg.Connection, messages: Iterable[tuple[str, int, int, dict[str, Any]]]) -> None:

@@ -1,0 +1,33 @@
+"""Run a benchmark's server under pyinstrument when ``HOTLINE_BENCH_PROFILE`` names a file.
+
+    HOTLINE_BENCH_PROFILE=/tmp/intake.txt .venv/bin/python benchmarks/intake.py --clients 32
+
+The child process samples its own main thread (the event loop) for its whole life and writes
+pyinstrument's text report there when it is stopped, so the report says where a request's
+time went in the server: parsing, the pool, SQL round trips, JSON, logging. Without the
+variable the server runs as it always did. pyinstrument is in the ``bench`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+
+
+def run_app(app: web.Application, port: int) -> None:
+    target = os.environ.get("HOTLINE_BENCH_PROFILE")
+    if not target:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        return
+    from pyinstrument import Profiler
+
+    # async_mode disabled: the loop thread's wall time as a whole, every task's frames in one tree.
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    try:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    finally:
+        profiler.stop()
+        with open(target, "w") as out:
+            out.write(profiler.output_text(unicode=True, show_all=False))
