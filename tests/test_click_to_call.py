@@ -132,12 +132,12 @@ async def test_roles_unknown_orders_bodies_and_units(
     assert (await who(seeded_pool, "agent1001")).role == "agent"
 
 
-async def test_no_ami_node_is_503(seeded_database_url: str, seeded_pool: asyncpg.Pool, redis_url: str) -> None:
+async def test_no_ami_node_is_404(seeded_database_url: str, seeded_pool: asyncpg.Pool, redis_url: str) -> None:
     async with centre(seeded_database_url, redis_url, None) as (base, session):
         order = await _order(seeded_pool, "13891234567")
         agent = await Client(session, base).login("agent1001")
         status, body = await agent.request("POST", f"/api/orders/{order['id']}/call-citizen", json={})
-    assert status == 503 and body["error"]["code"] == "unavailable"
+    assert status == 404 and body["error"]["code"] == "not_found"
     assert await seeded_pool.fetchval("SELECT count(*) FROM ami_commands") == 0
 
 

@@ -74,7 +74,7 @@ async def test_bad_reason_wrong_role_malformed_body_and_no_node(
     async with centre(seeded_database_url, redis_url, None) as (base, session):
         agent = await Client(session, base).login("agent1001")
         status, body = await agent.request("POST", f"{ME}/sign-in", json={})
-    assert status == 503 and body["error"]["code"] == "unavailable"
+    assert status == 404 and body["error"]["code"] == "not_found"
 
 
 async def test_the_desktop_socket_pauses_once_even_when_the_frame_is_sent_again(

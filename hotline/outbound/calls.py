@@ -12,16 +12,18 @@ from adapters.ami.config import parse_nodes
 from adapters.ami.outcomes import ORDER_VARIABLE
 from hotline.auth import Principal
 from hotline.config import Settings
-from hotline.errors import InvalidInput, NotFound, ServiceUnavailable
+from hotline.errors import InvalidInput, NotFound
 from hotline.orders import store
 from hotline.outbound import commands
 
 
 def command_node(settings: Settings) -> str:
-    """The node actions go to (the first configured); none configured is a 503, not a silent queue."""
+    """The node actions go to (the first configured). None configured is a 404: telephony is a door
+    this deployment has not opened (as the SMS routes without a gateway), not a dependency that is
+    down — and never a silent queue."""
     nodes = parse_nodes(settings.ami_nodes)
     if not nodes:
-        raise ServiceUnavailable("no telephony node is configured (HOTLINE_AMI_NODES)", {"dependency": "ami"})
+        raise NotFound("no telephony node is configured (HOTLINE_AMI_NODES)", {"dependency": "ami"})
     return nodes[0].name
 
 
