@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # Agent presence (hotline.api.presence): the queues an agent signs in to, the pause reasons offered.
     agent_queues: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$")
     pause_reasons: str = Field(default="小休,培训,会议,后处理", min_length=1)
+    # Wrap-up seconds per queue (queues.conf ``wrapuptime``), e.g. ``hotline=10,expert=0``: how long
+    # a member shows ``wrapup`` after a call. A member's own Wrapuptime from Asterisk wins when not 0.
+    queue_wrapup: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+=\d{1,4}(,[A-Za-z0-9_.-]+=\d{1,4})*)?$")
 
     @field_validator("survey_scale")
     @classmethod
@@ -186,6 +189,12 @@ class Settings(BaseSettings):
         if v and not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return v or None
+
+
+def queue_wrapup(settings: Settings) -> dict[str, int]:
+    """``HOTLINE_QUEUE_WRAPUP`` as queue -> seconds."""
+    pairs = (part.partition("=") for part in settings.queue_wrapup.split(",") if part)
+    return {queue: int(seconds) for queue, _, seconds in pairs}
 
 
 def instance_name(settings: Settings) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -25,12 +25,16 @@ import redis.asyncio as aioredis
 from adapters.ami.commands import CommandSender
 from adapters.ami.config import AmiNode
 from adapters.ami.interpreter import Interpreter
+from adapters.ami.member_store import MemberWriter, load_members
+from adapters.ami.member_watch import MemberWatch
+from adapters.ami.members import MemberBoard
 from adapters.ami.outcomes import OutcomeTracker
 from adapters.ami.protocol import HotlineAMIProtocol
 from adapters.ami.screenpop import ScreenPop
 from adapters.ami.session import NodeSession
 from adapters.ami.store import load_open_calls
 from adapters.ami.writer import CallWriter
+from hotline.wallboard.push import WallboardPush
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class AmiAdapter:
         flush_timeout: float = 5.0,
         protocol_factory: type[HotlineAMIProtocol] = HotlineAMIProtocol,
         command_ttl: float = 30.0,
+        wrapup: Mapping[str, int] | None = None,
     ) -> None:
         names = [n.name for n in nodes]
         if len(set(names)) != len(names):
@@ -54,7 +59,12 @@ class AmiAdapter:
         self._flush_timeout = flush_timeout
         self._protocol_factory = protocol_factory
         self.screenpop = ScreenPop(pool, redis)
-        self.writer = CallWriter(pool, on_answered=self.screenpop.submit)
+        # The wallboard is pushed after a commit that changed what it shows (calls or members).
+        self.wallboard = WallboardPush(pool, redis)
+        self.writer = CallWriter(pool, on_answered=self.screenpop.submit, on_committed=self.wallboard.nudge)
+        self.member_writer = MemberWriter(pool, on_committed=self.wallboard.nudge)
+        self.members: dict[str, MemberWatch] = {}
+        self._wrapup = dict(wrapup or {})
         self.sessions: dict[str, NodeSession] = {}
         # The durable command channel (click-to-call, presence actions): one sender per node.
         self.outcomes = OutcomeTracker(pool)
@@ -70,17 +80,24 @@ class AmiAdapter:
             interpreter = Interpreter(node.name)
             async with self._pool.acquire() as conn:
                 left_open = await load_open_calls(conn, node.name)
+                members = await load_members(conn, node.name)
             interpreter.adopt(left_open)
             if left_open:
                 log.warning(
                     "adopted calls left open by an earlier run", extra={"node": node.name, "calls": len(left_open)}
                 )
-            self.sessions[node.name] = NodeSession(
-                node, interpreter, self.writer.submit, protocol_factory=self._protocol_factory
-            )
+            session = NodeSession(node, interpreter, self.writer.submit, protocol_factory=self._protocol_factory)
+            board = MemberBoard(node.name, self._wrapup)
+            board.adopt(members)
+            self.members[node.name] = MemberWatch(board, self.member_writer.submit)
+            session.watchers.append(self.members[node.name])
+            self.sessions[node.name] = session
         self._worker_tasks = [
             self._spawn(self.writer.run(), "ami-writer"),
+            self._spawn(self.member_writer.run(), "ami-member-writer"),
             self._spawn(self.screenpop.run(), "ami-screenpop"),
+            self._spawn(self.wallboard.run(), "ami-wallboard"),
+            self._spawn(self._wrapups(), "ami-wrapups"),
         ]
         for name, session in self.sessions.items():
             session.manager.register_event("*", self.outcomes.on_event)
@@ -106,6 +123,7 @@ class AmiAdapter:
     async def flush(self) -> None:
         """Wait until every change received so far is committed and its screen-pop sent."""
         await self.writer.join()
+        await self.member_writer.join()
         await self.screenpop.join()
         await self.outcomes.join()
 
@@ -114,6 +132,13 @@ class AmiAdapter:
         return {
             name: {**vars(s.stats), "live_calls": len(s.interpreter.active)} for name, s in self.sessions.items()
         } | {"_writer": {"pending": self.writer.pending, "rows_written": self.writer.rows_written}}
+
+    async def _wrapups(self) -> None:
+        """End wrap-ups on time: no event marks the end of a queue's wrap-up time."""
+        while True:
+            await asyncio.sleep(1.0)
+            for name, watch in self.members.items():
+                watch.tick(self.sessions[name].clock.now())
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)

@@ -14,7 +14,11 @@ replay has played so far), ``Originate``, ``Logoff``; anything else gets an
   login: no events, no Pong (a half-dead Asterisk);
 - ``gate_actions``: after each login, hold the stream until the client has asked
   for these (bounded by ``gate_timeout``), so a reconciliation snapshot describes
-  exactly the resume point. Empty: stream at once, as a real Asterisk does.
+  exactly the resume point. Empty: stream at once, as a real Asterisk does;
+- ``answers_in_place``: a recorded answer (e.g. the ``QueueStatus`` a recording asked for at its
+  start and again at its end) is handed back only when the replay stands where it was recorded;
+  elsewhere (a reconnect mid-stream) the answer is built from what has been played. Off: the
+  recorded answers go out in order, one per request (a client recording's logins).
 
 One client at a time shares the replay position. For the CLI: :func:`serve_replay`.
 """
@@ -79,6 +83,7 @@ class ReplayServer:
         mute_connections: Iterable[int] = (),
         gate_actions: Sequence[str] = ("CoreShowChannels", "QueueStatus"),
         gate_timeout: float = 2.0,
+        answers_in_place: bool = False,
     ) -> None:
         if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be positive")
@@ -91,6 +96,7 @@ class ReplayServer:
         self.mute_connections = set(mute_connections)
         self.gate_actions = tuple(a.lower() for a in gate_actions)
         self.gate_timeout = gate_timeout
+        self.answers_in_place = answers_in_place
         self.state = ReplayState()
         self.position = 0  # index of the next stream event
         self.events_sent = 0
@@ -245,12 +251,22 @@ class ReplayServer:
 
     def _list_response(self, action: str, name: str, action_id: str) -> bytes:
         for i, group in enumerate(self.trace.groups):
-            if i not in self._used_groups and (group.action or "").lower() == name:
-                self._used_groups.add(i)
-                return group.replayed_for(action_id)
+            if i in self._used_groups or (group.action or "").lower() != name:
+                continue
+            if self.answers_in_place and not self._in_place(group.at_event):
+                continue
+            self._used_groups.add(i)
+            self.state.learn(group.messages)  # what Asterisk said then is what it holds now
+            return group.replayed_for(action_id)
         if name == "coreshowchannels":
             return self.state.core_show_channels(action_id)
         return self.state.queue_status(action_id)
+
+    def _in_place(self, at_event: int) -> bool:
+        """Nothing that moves a call or a member lies between here and where the answer was recorded
+        (a login's FullyBooted or SuccessfulAuth may)."""
+        between = self.trace.stream[self.position : at_event] if at_event >= self.position else None
+        return between is not None and not any({"Uniqueid", "Queue", "Interface"} & m.headers.keys() for m in between)
 
     # -- the event stream ---------------------------------------------------------------------
 

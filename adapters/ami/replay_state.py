@@ -48,6 +48,10 @@ class _Entry:
     joined: float
 
 
+_MEMBER_EVENTS = ("QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause", "AgentCalled", "AgentConnect",
+                  "AgentComplete", "AgentRingNoAnswer")  # fmt: skip
+
+
 @dataclass
 class ReplayState:
     channels: dict[str, _Channel] = field(default_factory=dict)
@@ -91,15 +95,35 @@ class ReplayState:
             )
         elif name in ("QueueCallerLeave", "QueueCallerAbandon") and uid:
             self.queues.get(h.get("Queue", ""), {}).pop(uid, None)
-        elif name in ("QueueMemberStatus", "QueueMemberAdded", "AgentCalled", "AgentConnect") and h.get("Interface"):
-            key = (h.get("Queue", ""), h["Interface"])
-            member = self.members.setdefault(key, {"Name": h.get("MemberName", ""), "Status": "1", "Paused": "0"})
-            member["Name"] = h.get("MemberName", member["Name"])
-            for k in ("StateInterface", "Status", "Paused", "CallsTaken", "InCall", "Membership"):
-                if k in h:
-                    member[k] = h[k]
+        elif name in _MEMBER_EVENTS and h.get("Interface"):
+            self._member_event(name, h)
         elif name == "QueueMemberRemoved" and h.get("Interface"):
             self.members.pop((h.get("Queue", ""), h["Interface"]), None)
+
+    def _member_event(self, name: str, h: dict[str, str]) -> None:
+        key = (h.get("Queue", ""), h["Interface"])
+        member = self.members.setdefault(key, {"Name": h.get("MemberName", ""), "Status": "1", "Paused": "0"})
+        member["Name"] = h.get("MemberName", member["Name"])
+        for k in ("StateInterface", "Status", "Paused", "PausedReason", "CallsTaken", "InCall", "Membership"):
+            if k in h:
+                member[k] = h[k]
+        # What QueueStatus would say of the member's call (device state and InCall):
+        if name == "AgentConnect":
+            member["Status"], member["InCall"] = "2", "1"
+        elif name in ("AgentComplete", "AgentRingNoAnswer"):
+            member["Status"], member["InCall"] = "1", "0"
+            if name == "AgentComplete":
+                member["CallsTaken"] = str(int(member.get("CallsTaken") or 0) + 1)
+
+    def learn(self, messages: list[TraceMessage]) -> None:
+        """A recorded QueueStatus answer handed out: its members are the state from then on."""
+        for msg in messages:
+            h = msg.headers
+            if msg.event == "QueueMember" and h.get("Location"):
+                self.members[(h.get("Queue", ""), h["Location"])] = {
+                    k: h[k] for k in ("Name", "StateInterface", "Membership", "CallsTaken", "InCall", "Status",
+                                      "Paused", "PausedReason") if k in h
+                }  # fmt: skip
 
     def core_show_channels(self, action_id: str) -> bytes:
         out = [
@@ -180,6 +204,7 @@ class ReplayState:
                             ("InCall", m.get("InCall", "0")),
                             ("Status", m.get("Status", "1")),
                             ("Paused", m.get("Paused", "0")),
+                            ("PausedReason", m.get("PausedReason", "")),
                             ("ActionID", action_id),
                         ]
                     )

@@ -26,10 +26,10 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from panoramisk.message import Message
 
@@ -37,7 +37,7 @@ from adapters.ami.config import AmiNode
 from adapters.ami.interpreter import Interpreter
 from adapters.ami.protocol import AMIConnectionLost, HotlineAMIProtocol, SafeManager
 from adapters.ami.reconcile import Snapshot, reconcile
-from adapters.ami.records import CallChange
+from adapters.ami.records import CallChange, CallRecord
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,28 @@ class NodeStats:
     last_event_at: float | None = None
 
 
+class Watcher(Protocol):
+    """Something else that follows the node's state from the same stream (queue members): it gets
+    every QueueStatus answer after a (re)connect, then the events in wire order, as the calls do."""
+
+    def on_snapshot(self, queue_status: list[Message], at: datetime, calls: Iterable[CallRecord]) -> None: ...
+
+    def on_event(self, message: Message, at: datetime) -> None: ...
+
+    def on_lost(self) -> None: ...
+
+
+def event_time(message: Message, received: datetime, trusted: bool) -> datetime:
+    """The event's own Timestamp when it can be believed, else its receive time."""
+    stamp = message.get("Timestamp")
+    if trusted and stamp:
+        try:
+            return datetime.fromtimestamp(float(stamp), UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return received
+
+
 class NodeSession:
     def __init__(
         self,
@@ -124,6 +146,7 @@ class NodeSession:
         self.clock = NodeClock()
         self.stats = NodeStats()
         self.logged_in = asyncio.Event()
+        self.watchers: list[Watcher] = []
         self._held: list[tuple[Message, datetime, bool]] | None = None
         self._extra = {"node": node.name, "ami_host": node.host, "ami_port": node.port}
 
@@ -193,6 +216,7 @@ class NodeSession:
                 self.stats.disconnects += 1
                 self._flush_held()
                 self._mark_gap()
+                self._tell_watchers("on_lost")
 
     async def _login(self) -> None:
         future = self.manager.send_action(
@@ -245,6 +269,8 @@ class NodeSession:
                 return
             for change in changes:
                 self.emit(change)
+            self._tell_watchers("on_snapshot", got[1] if isinstance(got[1], list) else [got[1]], self.clock.now(),
+                                list(self.interpreter.active.values()))  # fmt: skip
             log.info(
                 "AMI reconciled",
                 extra={
@@ -295,3 +321,13 @@ class NodeSession:
             return
         for change in changes:
             self.emit(change)
+        if self.watchers:
+            self._tell_watchers("on_event", message, event_time(message, received, trusted))
+
+    def _tell_watchers(self, what: str, *args: Any) -> None:
+        for watcher in self.watchers:
+            try:
+                getattr(watcher, what)(*args)
+            except Exception:  # a watcher's bug must not cost the calls (or the connection)
+                self.stats.interpreter_errors += 1
+                log.exception("AMI watcher failed; skipped", extra={**self._extra, "watcher": type(watcher).__name__})

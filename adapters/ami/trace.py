@@ -49,6 +49,7 @@ class ResponseGroup:
     action: str | None  # e.g. "CoreShowChannels"; None when it cannot be told
     action_id: str
     messages: list[TraceMessage] = field(default_factory=list)
+    at_event: int = 0  # stream events recorded before this answer (where in the recording it was asked)
 
     def replayed_for(self, action_id: str) -> bytes:
         old = b"ActionID: " + self.action_id.encode() + b"\r\n"
@@ -109,7 +110,7 @@ def parse_trace(data: bytes) -> Trace:
         msg = TraceMessage(block + SEPARATOR, parse_headers(block))
         action_id = msg.action_id
         if msg.event is None and "Response" in msg.headers and action_id:
-            group = groups.setdefault(action_id, ResponseGroup(None, action_id))
+            group = groups.setdefault(action_id, ResponseGroup(None, action_id, at_event=len(stream)))
             group.messages.append(msg)
             if msg.headers.get("EventList") == "start":
                 open_lists.add(action_id)

@@ -40,6 +40,7 @@ from hotline.api import (
     session,
     sms,
     units,
+    wallboard,
 )
 from hotline.api.keys import METRICS, POOL, REDIS, SECRETS, SERVICES, SETTINGS
 from hotline.api.metrics import Metrics
@@ -48,7 +49,7 @@ from hotline.api.operator_metrics import AmiMetricsSync
 from hotline.api.workers import add_worker
 from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.calendar_years import CalendarWatch
-from hotline.config import Settings, instance_name
+from hotline.config import Settings, instance_name, queue_wrapup
 from hotline.deadlines.clock import DeadlineClock
 from hotline.deadlines.service import Deadlines
 from hotline.figures.rollups import RollupWatch
@@ -102,7 +103,8 @@ AMI_RUNNING = web.AppKey("ami_running", dict)
 def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     nodes = parse_nodes(app[SETTINGS].ami_nodes)
     ttl = app[SETTINGS].command_ttl_seconds
-    adapter = AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl) if nodes else None
+    wrapup = queue_wrapup(app[SETTINGS])
+    adapter = AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl, wrapup=wrapup) if nodes else None
     app[AMI_RUNNING]["adapter"] = adapter
     return adapter
 
@@ -187,6 +189,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(channel_figures.routes)
     app.add_routes(outbound.routes)
     app.add_routes(presence.routes)
+    app.add_routes(wallboard.routes)
     app.add_subapp("/open311/v2", open311.create())
     desktop.setup(app)
     console.setup(app)

@@ -68,18 +68,31 @@ def _token(request: web.Request) -> str:
     public=True, status=101, errors=(400, 401), query=DesktopQuery,
 )  # fmt: skip
 async def desktop(request: web.Request) -> web.WebSocketResponse:
+    return await live_socket(request, DESKTOP_ROLES, "the desktop socket is for agents",
+                             lambda p: f"desktop:{p.user_id}", presence.handle)  # fmt: skip
+
+
+OnText = Callable[[web.Application, auth.Principal, web.WebSocketResponse, str], Awaitable[None]]
+
+
+async def live_socket(
+    request: web.Request, roles: frozenset[str], refusal: str, channel_of: Callable[[auth.Principal], str],
+    on_text: OnText | None = None,
+) -> web.WebSocketResponse:
+    """A WebSocket relaying one bus channel to a signed-in user of ``roles`` for as long as the
+    token lives (the desktop's; the supervisors' wallboard uses the same)."""
     token = _token(request)
     async with request.app[POOL].acquire() as conn:
         session = await auth.session(conn, token)
     principal = session.principal
-    if principal.role not in DESKTOP_ROLES:
-        raise Forbidden("the desktop socket is for agents", {"role": principal.role})
+    if principal.role not in roles:
+        raise Forbidden(refusal, {"role": principal.role})
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     redis = request.app[REDIS]
     pubsub = redis.pubsub()
-    mine = bus.channel(redis, f"desktop:{principal.user_id}")
+    mine = bus.channel(redis, channel_of(principal))
     try:
         await pubsub.subscribe(mine, bus.channel(redis, "sessions"))
     except aioredis.RedisError:
@@ -87,10 +100,11 @@ async def desktop(request: web.Request) -> web.WebSocketResponse:
         await pubsub.aclose()
         return ws
     await ws.send_json({"type": "hello", "user_id": principal.user_id, "channel": mine})
-    log.info("desktop connected", extra={"user_id": principal.user_id})
+    log.info("live socket connected", extra={"user_id": principal.user_id, "channel": mine})
+    texts = functools.partial(on_text, request.app, principal, ws) if on_text is not None else None
     watchers = [
         asyncio.create_task(_relay(ws, pubsub, mine, auth.token_id(token))),
-        asyncio.create_task(_until_closed(ws, functools.partial(presence.handle, request.app, principal, ws))),
+        asyncio.create_task(_until_closed(ws, texts)),
         asyncio.create_task(_expiry(session.ttl_seconds)),
         asyncio.create_task(_recheck(request.app, token)),
     ]
@@ -107,7 +121,7 @@ async def desktop(request: web.Request) -> web.WebSocketResponse:
             await pubsub.aclose()
     if not ws.closed:
         await ws.close(code=code, message=why.encode())
-    log.info("desktop disconnected", extra={"user_id": principal.user_id, "close_code": code, "why": why})
+    log.info("live socket disconnected", extra={"user_id": principal.user_id, "close_code": code, "why": why})
     return ws
 
 

@@ -22,8 +22,9 @@ from hotline.token_cache import TokenCache
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# /api/desktop/ws authenticates itself: a browser WebSocket cannot send the header.
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/api/openapi.json", "/api/desktop/ws"})
+# The live sockets authenticate themselves: a browser WebSocket cannot send the header.
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/auth/login", "/api/openapi.json", "/api/desktop/ws",
+                          "/api/wallboard/ws"})  # fmt: skip
 # Routes that authenticate themselves: channel back ends sign with their channel's key,
 # the SMS gateway sends its token, the citizen's lookup is public (and throttled).
 SELF_AUTHENTICATED = re.compile(r"^/api/(intake/(web|app|wechat|email)|public/.*|sms/gateway/.*)$")

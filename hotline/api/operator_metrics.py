@@ -1,5 +1,6 @@
 """The figures an operator watches on /metrics, beyond HTTP: the AMI link per node and its event
-rate, live calls, the outbox backlog and dead deliveries, overdue assignments.
+rate, live calls, the outbox backlog and dead deliveries, overdue assignments, callers waiting and
+agents by state per queue.
 
 The AMI figures come from the adapter, which runs in one process (role ``ami``): ``AmiMetricsSync``
 copies its node stats into the registry every few seconds there, so under ``--workers`` any
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from hotline.orders.assignment_states import REPLY_CLOCK_RUNNING, SIGN_CLOCK_RUNNING
 from hotline.periodic import Periodic
+from hotline.wallboard.view import STATES
 
 
 class OperatorMetrics:
@@ -32,6 +34,12 @@ class OperatorMetrics:
                             ["status"], registry=registry, **latest)  # fmt: skip
         self.overdue = Gauge("hotline_assignments_overdue", "open assignments past their sign-by / reply-by",
                              ["clock"], registry=registry, **latest)  # fmt: skip
+        self.waiting = Gauge("hotline_queue_callers_waiting", "callers waiting in the queue now", ["queue"],
+                             registry=registry, **latest)  # fmt: skip
+        self.longest_wait = Gauge("hotline_queue_longest_wait_seconds", "the longest wait in the queue now",
+                                  ["queue"], registry=registry, **latest)  # fmt: skip
+        self.agents = Gauge("hotline_queue_agents", "queue members by state (offline, ready, ringing, in_call, "
+                            "wrapup, paused)", ["queue", "state"], registry=registry, **latest)  # fmt: skip
         self._seen: dict[tuple[str, str], int] = {}
 
     def sync_ami(self, status: dict[str, dict[str, Any]]) -> None:
@@ -66,6 +74,24 @@ class OperatorMetrics:
         )
         self.overdue.labels("sign").set(row["sign"])
         self.overdue.labels("reply").set(row["reply"])
+        await self._sync_queues(conn, now)
+
+    async def _sync_queues(self, conn: asyncpg.Connection, now: datetime) -> None:
+        """Callers waiting and agents by state per queue (a queue with none shows 0, not nothing)."""
+        waiting = await conn.fetch(
+            "SELECT queue, count(*) AS n, max(extract(epoch FROM $1 - entered_at)) AS longest FROM calls"
+            " WHERE state = 'queued' AND queue IS NOT NULL GROUP BY queue",
+            now,
+        )
+        members = await conn.fetch("SELECT queue, state, count(*) AS n FROM member_states GROUP BY queue, state")
+        by_queue = {r["queue"]: r for r in waiting}
+        for queue in {r["queue"] for r in members} | set(by_queue):
+            row = by_queue.get(queue)
+            self.waiting.labels(queue).set(row["n"] if row else 0)
+            self.longest_wait.labels(queue).set(max(0.0, float(row["longest"] or 0)) if row else 0)
+            counts = {r["state"]: r["n"] for r in members if r["queue"] == queue}
+            for state in STATES:
+                self.agents.labels(queue, state).set(counts.get(state, 0))
 
 
 class AmiMetricsSync(Periodic):
