@@ -4,14 +4,16 @@ from QueueStatus after a reconnect; kept apart per node."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 
+from adapters.ami.adapter import AmiAdapter
 from adapters.ami.members import MemberBoard
 from adapters.ami.replay import Cut
-from tests.ami_helpers import replay_into
+from tests.ami_helpers import node_for, replay_into, wait_for
 from tests.member_helpers import (
     agrees,
     expected_timelines,
@@ -84,9 +86,6 @@ async def test_a_member_removed_while_disconnected_goes_offline(pool: asyncpg.Po
 
 
 async def test_two_nodes_keep_their_members_apart(pool: asyncpg.Pool, shared_dir: Path) -> None:
-    from adapters.ami.adapter import AmiAdapter
-    from tests.ami_helpers import node_for, settle
-
     a, b = states_server(shared_dir), states_server(shared_dir)
     await a.start()
     await b.start()
@@ -94,10 +93,9 @@ async def test_two_nodes_keep_their_members_apart(pool: asyncpg.Pool, shared_dir
     await adapter.start()
     try:
         for name, server in (("east", a), ("west", b)):
-            await server.done.wait()
-            session = adapter.sessions[name]
-            while session.stats.events < server.events_sent:
-                await __import__("asyncio").sleep(0.01)
+            await asyncio.wait_for(server.done.wait(), 30)
+            heard = adapter.sessions[name].stats
+            await wait_for(lambda s=server, h=heard: h.events >= s.events_sent, 20, f"{name} to hear everything")
         await adapter.flush()
     finally:
         await adapter.stop()

@@ -5,14 +5,14 @@ desktop, units never see the centre's queues."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from hotline.api.contract import operation, respond
 from hotline.api.desktop import DesktopQuery, live_socket
-from hotline.api.keys import POOL
+from hotline.api.keys import POOL, SERVICES
 from hotline.api.middleware import SUPERVISORS, require_role
 from hotline.wallboard.view import wallboard
 
@@ -76,7 +76,7 @@ class Wallboard(BaseModel):
 async def get_wallboard(request: web.Request) -> web.Response:
     require_role(request, SUPERVISORS, "the wallboard is for supervisors")
     async with request.app[POOL].acquire() as conn:
-        return respond(request, await wallboard(conn, datetime.now(UTC)))
+        return respond(request, await wallboard(conn, request.app[SERVICES].clock()))
 
 
 @routes.get("/api/wallboard/ws")
