@@ -54,8 +54,6 @@ from hotline.figures.session import reporting
 PRECEDENCE = ("offline", "ready", "paused", "wrapup", "ringing", "in_call")
 _RANK = {state: rank for rank, state in enumerate(PRECEDENCE)}
 NO_REASON = "未注明"  # a pause the agent gave no reason for
-FIGURES = ("signed_in", "busy_total", "talk", "ringing", "wrapup", "ready")
-_FIGURE_OF = {"in_call": "talk", "ringing": "ringing", "wrapup": "wrapup", "ready": "ready"}
 
 # $1 the day's start, $2 where it stops (its end, or now). Day rows come by the (at) index; each
 # membership's carry-over by one backward probe of (interface, at), its start moved to $1.
@@ -180,7 +178,32 @@ def total_of(days: Iterable[AgentDay]) -> AgentDay:
 def _day(changes: Sequence[asyncpg.Record], stop: datetime) -> AgentDay | None:
     """One agent's figures from their changes in time order (carry-overs first, at the start);
     None when they were neither signed in nor on a call."""
-    held: dict[tuple[str, str], _Held] = {}
+    spent = _sweep(changes, stop)
+    calls = {c["linkedid"] for c in changes if c["state"] == "in_call" and c["linkedid"] and not c["carried"]}
+    if not calls and not any(state != "offline" and t > timedelta(0) for (state, _), t in spent.items()):
+        return None
+    seconds = {key: round(t.total_seconds()) for key, t in spent.items()}
+    busy: dict[str, int] = defaultdict(int)
+    for (state, reason), s in seconds.items():
+        if state == "paused" and s:
+            busy[reason or NO_REASON] += s
+    names = [c["member_name"] for c in changes if c["member_name"]]
+    return AgentDay(
+        interface=changes[0]["interface"],
+        member_name=names[-1] if names else None,
+        busy=dict(busy),
+        talk=seconds.get(("in_call", None), 0),
+        ringing=seconds.get(("ringing", None), 0),
+        wrapup=seconds.get(("wrapup", None), 0),
+        ready=seconds.get(("ready", None), 0),
+        calls=len(calls),
+    )
+
+
+def _sweep(changes: Sequence[asyncpg.Record], stop: datetime) -> dict[tuple[str, str | None], timedelta]:
+    """Time spent per (agent state, pause reason): between one instant with changes and the next,
+    the agent is in the top state of their memberships as those changes left them."""
+    held: dict[tuple[str, str], _Held] = {}  # (node, queue) → its current state
     spent: dict[tuple[str, str | None], timedelta] = defaultdict(timedelta)
     clock = changes[0]["at"]
     for at, together in groupby(changes, key=lambda r: r["at"]):
@@ -189,19 +212,7 @@ def _day(changes: Sequence[asyncpg.Record], stop: datetime) -> AgentDay | None:
             held[(c["node"], c["queue"])] = _held(c)
         clock = at
     _spend(spent, held, stop - clock)
-    calls = {c["linkedid"] for c in changes if c["state"] == "in_call" and c["linkedid"] and not c["carried"]}
-    if not calls and not any(state != "offline" and t > timedelta(0) for (state, _), t in spent.items()):
-        return None
-    names = [c["member_name"] for c in changes if c["member_name"]]
-    day = AgentDay(interface=changes[0]["interface"], member_name=names[-1] if names else None, calls=len(calls))
-    for (state, reason), t in spent.items():
-        seconds = round(t.total_seconds())
-        if state == "paused":
-            day.busy[reason or NO_REASON] = day.busy.get(reason or NO_REASON, 0) + seconds
-        elif state in _FIGURE_OF:
-            setattr(day, _FIGURE_OF[state], getattr(day, _FIGURE_OF[state]) + seconds)
-    day.busy = {reason: s for reason, s in day.busy.items() if s}
-    return day
+    return spent
 
 
 def _held(change: asyncpg.Record) -> _Held:
