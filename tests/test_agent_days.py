@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -215,6 +216,56 @@ async def _one(pool: asyncpg.Pool) -> AgentDay:
     async with pool.acquire() as conn:
         (day,) = await agent_days(conn, D, LATER)
     return day
+
+
+# ---------------------------------------------------------------- the adapter's rows
+
+SCENARIO_NOW = datetime(2026, 12, 2, 10, 20, tzinfo=TZ)  # ten minutes after the states recording
+
+
+def _expected_from_facts(member: dict[str, Any], stop: float) -> dict[str, Any]:
+    """What the recording's own member timeline (states.facts.json) adds up to: one queue each, so
+    no precedence to apply; seconds unrounded."""
+    timeline = member["ami"]["timeline"]
+    spent: dict[str, float] = {"talk": 0.0, "ringing": 0.0, "wrapup": 0.0, "ready": 0.0}
+    busy: dict[str, float] = {}
+    for entry, until in zip(timeline, [e["t"] for e in timeline[1:]] + [stop], strict=True):
+        state, seconds = entry["state"], until - entry["t"]
+        if state == "paused":
+            busy[entry["reason"] or NO_REASON] = busy.get(entry["reason"] or NO_REASON, 0.0) + seconds
+        elif state != "removed":
+            spent["talk" if state == "in call" else state] += seconds
+    calls = {e["linkedid"] for e in timeline if e["state"] == "in call" and e.get("linkedid")}
+    return {**spent, "busy": busy, "calls": len(calls)}
+
+
+async def test_the_adapters_rows_of_the_states_recording_add_up_to_its_timelines(
+    seeded_pool: asyncpg.Pool, shared_dir: Path
+) -> None:
+    from tests.ami_helpers import replay_into
+    from tests.member_helpers import states_facts, states_server
+
+    await replay_into(seeded_pool, None, states_server(shared_dir))
+    facts = states_facts(shared_dir)["members"]
+    # The QueueStatus on connecting is stamped when the adapter asked (no node Timestamp seen yet):
+    # during a replay that is the wall clock, not the recording's; give it the recording's time.
+    asked = next(e["t"] for m in facts.values() for e in m["ami"]["timeline"] if e["event"].startswith("QueueStatus"))
+    await seeded_pool.execute(
+        "UPDATE member_state_changes SET at = to_timestamp($1) WHERE event = 'QueueStatus'", asked
+    )
+    ours = await days_of(seeded_pool, SCENARIO_NOW.date(), SCENARIO_NOW)
+    assert set(ours) == {m["interface"] for m in facts.values()}
+    for member in facts.values():
+        row, want = ours[member["interface"]], _expected_from_facts(member, SCENARIO_NOW.timestamp())
+        for name in ("talk", "ringing", "wrapup", "ready"):
+            assert abs(row[name] - want[name]) <= 1, (member["interface"], name, row, want)
+        assert row["busy"].keys() == want["busy"].keys(), (member["interface"], row, want)
+        assert all(abs(row["busy"][r] - want["busy"][r]) <= 1 for r in want["busy"]), (row, want)
+        assert row["calls"] == want["calls"]
+    assert ours["Local/1001@agents/n"]["username"] == "agent1001"
+    # 1001 paused (会议) in a call: talk until the call ended, then busy until the unpause (18.062 s).
+    assert ours["Local/1001@agents/n"]["busy"] == {"会议": 16}  # 10:10:53.817–10:11:09.884
+    assert ours["Local/1005@agents/n"]["busy"] == {"会议": 8}  # re-added paused; out of the queue in between
 
 
 # ---------------------------------------------------------------- the route
