@@ -20,6 +20,7 @@ from hotline import bus, db, secretbox
 from hotline.api import (
     access,
     agency_auth,
+    agent_figures,
     assist,
     calls,
     channel_figures,
@@ -187,6 +188,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(sms.routes)
     app.add_routes(public.routes)
     app.add_routes(channel_figures.routes)
+    app.add_routes(agent_figures.routes)
     app.add_routes(outbound.routes)
     app.add_routes(presence.routes)
     app.add_routes(wallboard.routes)

@@ -158,3 +158,33 @@ class SurveyFigures(BaseModel):
     by: str
     rows: list[SurveyRow]
     total: SurveyRow
+
+
+class AgentDayFigures(BaseModel):
+    """Whole seconds of one Shanghai day (see ``hotline.figures.agent_days`` for the rule)."""
+
+    model_config = ConfigDict(extra="forbid")
+    signed_in: int = Field(description="not offline in every queue; = busy_total + talk + ringing + wrapup + ready")
+    busy: dict[str, int] = Field(description="paused (示忙), per reason; 未注明: no reason given")
+    busy_total: int
+    talk: int = Field(description="in a call (a pause while talking counts here)")
+    ringing: int
+    wrapup: int
+    ready: int = Field(description="available (示闲), nothing ringing")
+    occupancy: float | None = Field(description="(talk + wrapup) / (signed_in − busy_total); null: no available time")
+    calls: int = Field(description="distinct calls (linkedids) the agent went in call on that day")
+
+
+class AgentDayRow(AgentDayFigures):
+    interface: str = Field(description="the queue member's interface (users.agent_interface)")
+    member_name: str | None
+    user_id: int | None = Field(description="the user with that agent_interface; null: none")
+    username: str | None
+    display_name: str | None
+
+
+class AgentDays(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    day: dt.date
+    agents: list[AgentDayRow]
+    total: AgentDayFigures
