@@ -108,6 +108,24 @@ async def test_two_nodes_keep_their_members_apart(pool: asyncpg.Pool, shared_dir
     assert await pool.fetchval("SELECT count(*) FROM member_states") == 12
 
 
+async def test_the_states_calls_from_cel_are_the_recordings(pool: asyncpg.Pool, shared_dir: Path) -> None:
+    # CEL has no member state (the recording's README): through the CEL import the scenario's
+    # calls come back whole, each with the agent who took it, whatever the members did meanwhile.
+    from adapters.cel.importer import import_csv
+    from tests.cel_helpers import facts
+
+    async with pool.acquire() as conn:
+        await import_csv(conn, conn, shared_dir / "asterisk" / "states.cel.csv", NODE, now=T0 + timedelta(days=1))
+    rows = {r["linkedid"]: r for r in await pool.fetch("SELECT * FROM calls")}
+    expected = {c["cel"]["linkedid"]: c["cel"]["agents"] for c in facts(shared_dir, "states")}
+    assert len(rows) == len(expected) == 20
+    for linkedid, agents in expected.items():
+        row = rows[linkedid]
+        # CEL names the agent by its channel (Local/1001@agents), the queue by its interface (…/n)
+        assert row["outcome"] == "answered" and f"Local/{agents[-1]}@agents/n".startswith(row["agent_interface"])
+    assert await pool.fetchval("SELECT count(*) FROM member_state_changes") == 0
+
+
 # -- the board alone: what the recording does not show --------------------------------------
 
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ def test_the_copy_holds_every_trace_and_the_division_file() -> None:
             "outage.client.ami", "outage.facts.json", "outage.queue_log",
             "originate.ami", "originate.facts.json")  # fmt: skip
     kept += ("survey.ami", "survey.cel.csv", "survey.facts.json")  # the end-of-call survey's tests
-    kept += ("states.ami", "states.facts.json")  # queue members' states and the wallboard
+    kept += ("states.ami", "states.cel.csv", "states.facts.json")  # queue members and the wallboard
     assert {f"asterisk/{n}" for n in kept} == {n for n in names if n.startswith("asterisk/")}
 
 
