@@ -21,6 +21,8 @@ CREATE TABLE member_states (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (node, queue, interface)
 );
+-- An agent's own states (the desk's presence bar).
+CREATE INDEX member_states_interface ON member_states (interface);
 
 CREATE TABLE member_state_changes (
     id           bigserial PRIMARY KEY,

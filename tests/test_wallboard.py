@@ -168,3 +168,26 @@ async def test_an_empty_centre_has_an_empty_wallboard(seeded_database_url: str, 
         supervisor = await Client(http, base).login("supervisor")
         code, board = await supervisor.request("GET", "/api/wallboard")
     assert code == 200 and board["queues"] == [] and board["at"]
+
+
+async def test_an_agent_sees_only_their_own_state_in_each_queue(
+    db: asyncpg.Pool, seeded_database_url: str, redis_url: str
+) -> None:
+    at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    rows = [("pbx1", "hotline", "Local/1002@agents/n", "paused", True, "小休"),
+            ("pbx1", "expert", "Local/1002@agents/n", "in_call", True, "小休"),
+            ("pbx1", "hotline", "Local/1001@agents/n", "ready", False, None)]  # fmt: skip
+    await db.executemany(
+        "INSERT INTO member_states (node, queue, interface, state, paused, reason, since) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        [(*r, at) for r in rows],
+    )
+    async with running_server(seeded_database_url, redis_url) as base, aiohttp.ClientSession() as http:
+        agent = await Client(http, base).login("agent1002")
+        code, me = await agent.request("GET", "/api/agents/me/presence")
+        assert code == 200
+        assert me["interface"] == "Local/1002@agents/n" and me["reasons"] == ["小休", "培训", "会议", "后处理"]
+        assert [(q["queue"], q["state"], q["reason"]) for q in me["queues"]] == [
+            ("expert", "in_call", "小休"), ("hotline", "paused", "小休")]  # fmt: skip
+        supervisor = await Client(http, base).login("supervisor")
+        code, body = await supervisor.request("GET", "/api/agents/me/presence")
+        assert code == 403 and body["error"]["code"] == "forbidden"

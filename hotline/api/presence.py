@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.api import idempotent
 from hotline.api.body import json_object
-from hotline.api.contract import operation
-from hotline.api.keys import SETTINGS
+from hotline.api.contract import operation, respond
+from hotline.api.keys import POOL, SETTINGS
 from hotline.api.middleware import principal
 from hotline.errors import Forbidden
 from hotline.presence import actions
@@ -78,3 +78,35 @@ async def pause(request: web.Request) -> web.Response:
 @operation("Ready again (QueuePause Paused=false)", "presence", body=NoBody, **COMMON)
 async def unpause(request: web.Request) -> web.Response:
     return await _change(request, "queue_unpause", NoBody)
+
+
+class MemberState(BaseModel):
+    node: str
+    queue: str
+    state: Literal["offline", "ready", "ringing", "in_call", "wrapup", "paused"]
+    paused: bool
+    reason: str | None
+    since: datetime
+
+
+class Presence(BaseModel):
+    interface: str | None  # the agent's queue member interface (none: this account has no phone)
+    reasons: list[str]  # the pause reasons this centre offers
+    queues: list[MemberState]  # as the AMI adapter last saw the agent in each queue
+
+
+@routes.get("/api/agents/me/presence")
+@operation("The agent's own state in each queue, and the pause reasons offered", "presence", response=Presence)
+async def my_presence(request: web.Request) -> web.Response:
+    p = principal(request)
+    if p.role != "agent":
+        raise Forbidden("presence is an agent's", {"role": p.role})
+    async with request.app[POOL].acquire() as conn:
+        interface = await conn.fetchval("SELECT agent_interface FROM users WHERE id = $1", p.user_id)
+        rows = await conn.fetch(
+            "SELECT node, queue, state, paused, reason, since FROM member_states WHERE interface = $1"
+            " ORDER BY queue, node",
+            interface,
+        ) if interface else []  # fmt: skip
+    reasons = actions.pause_reasons(request.app[SETTINGS])
+    return respond(request, {"interface": interface, "reasons": reasons, "queues": [dict(r) for r in rows]})

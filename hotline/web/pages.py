@@ -24,6 +24,7 @@ PAGES = {
     "/desk": ("desk.html", "话务员工作台", frozenset({"agent", "supervisor", "admin"})),
     "/inbox": ("inbox.html", "承办单位工作台", frozenset({"handler"})),
     "/supervisor": ("supervisor.html", "监督与统计", frozenset({"supervisor", "admin"})),
+    "/wallboard": ("wallboard.html", "实时监控", frozenset({"supervisor", "admin"})),
 }
 
 
