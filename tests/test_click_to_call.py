@@ -82,6 +82,23 @@ async def test_a_cut_between_request_and_answer_still_calls_the_citizen_exactly_
     assert (calls[0]["outcome"], calls[0]["hangup_cause"]) == ("answered", 16)  # learnt from the events
 
 
+async def test_a_call_that_ends_while_the_link_is_down_is_closed_on_reconnecting(
+    seeded_database_url: str, seeded_pool: asyncpg.Pool, redis_url: str, shared_dir: Path
+) -> None:
+    server = replay(shared_dir, cut_before_hangup=1)
+    ami = facts(shared_dir)[0]["ami"]
+    async with centre(seeded_database_url, redis_url, server) as (base, session):
+        order = await _order(seeded_pool, ami["citizen"])
+        agent = await Client(session, base).login("agent1002")
+        status, body = await agent.request("POST", f"/api/orders/{order['id']}/call-citizen", json={})
+        assert status == 202, body
+        calls = await until(agent, CALLS.format(order["id"]), _settled)
+    assert server.logins >= 2 and len(server.originates) == 1
+    # the Dial's answer was heard, its end was not: answered, and the cause says why it is unknown
+    assert (calls[0]["outcome"], calls[0]["hangup_cause"]) == ("answered", None)
+    assert "link was down" in calls[0]["hangup_cause_txt"]
+
+
 async def test_idempotency_key_replays_the_same_command(
     seeded_database_url: str, seeded_pool: asyncpg.Pool, redis_url: str, shared_dir: Path
 ) -> None:

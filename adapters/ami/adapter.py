@@ -100,7 +100,7 @@ class AmiAdapter:
             self._spawn(self._wrapups(), "ami-wrapups"),
         ]
         for name, session in self.sessions.items():
-            session.manager.register_event("*", self.outcomes.on_event)
+            session.watchers.append(self.outcomes.watch(name))
             self.senders[name] = CommandSender(self._pool, session, self.outcomes, ttl=self._command_ttl)
             self._worker_tasks.append(self._spawn(self.senders[name].run(), f"ami-commands-{name}"))
         self._worker_tasks.append(self._spawn(self.outcomes.run(), "ami-outcomes"))

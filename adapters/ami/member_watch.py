@@ -17,7 +17,9 @@ class MemberWatch:
         self.board = board
         self._submit = submit
 
-    def on_snapshot(self, queue_status: list[Message], at: datetime, calls: Iterable[CallRecord]) -> None:
+    def on_snapshot(
+        self, queue_status: list[Message], at: datetime, calls: Iterable[CallRecord], channels: list[Message]
+    ) -> None:
         self._send(self.board.snapshot(queue_status, at, calls))
 
     def on_event(self, message: Message, at: datetime) -> None:

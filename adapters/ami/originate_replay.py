@@ -7,7 +7,8 @@ order number in its ``VarSet HOTLINE_ORDER``. ``QueueAdd``/``QueueRemove``/``Que
 the responses recorded in ``states`` (the driver's log). ``cut_originates``: for the first N
 Originates, close the connection instead of answering, and play the call's events to the next
 connection once it has logged in — Asterisk places the call whoever is listening.
-``cut_queue_actions`` does the same to the first N queue actions.
+``cut_queue_actions`` does the same to the first N queue actions; ``cut_before_hangup`` plays
+the first N calls up to their first Hangup and then cuts the link (the call ends unheard).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class OriginateReplay(ReplayServer):
         *,
         cut_originates: int = 0,
         cut_queue_actions: int = 0,
+        cut_before_hangup: int = 0,
         refuse: Iterable[str] = (),
         **options: object,
     ) -> None:
@@ -53,6 +55,7 @@ class OriginateReplay(ReplayServer):
         self.queue_actions: list[dict[str, str]] = []
         self.cut_originates = cut_originates
         self.cut_queue_actions = cut_queue_actions  # the first N queue actions: acted on, then the link is cut
+        self.cut_before_hangup = cut_before_hangup  # the first N calls: the link goes before their hangups
         self.refuse = set(refuse)  # citizen numbers whose Originate is answered with an Error
         self._owed: list[bytes] = []
         self._players: set[asyncio.Task[None]] = set()
@@ -96,6 +99,12 @@ class OriginateReplay(ReplayServer):
         await self._send(
             client, _block([("Response", "Success"), ("ActionID", aid), ("Message", "Originate successfully queued")])
         )
+        if self.cut_before_hangup > 0:
+            self.cut_before_hangup -= 1
+            before = events[: events.find(b"Event: Hangup\r\n")]
+            await self._send(client, before)
+            self._hang_up(client)  # the call ends while nobody listens: its hangups are never heard
+            return
         self._play(client, events)
 
     @staticmethod

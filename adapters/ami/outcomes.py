@@ -7,17 +7,27 @@ variable (a ``VarSet`` on both halves of the agent's Local channel), so the outc
 even when the Originate's own response was lost with the connection. The citizen leg's hangup
 cause is the first non-zero cause among the citizen's channels (a busy citizen's ``;1`` says 0,
 its ``;2`` says 17).
+
+Calls are followed per node (:meth:`OutcomeTracker.watch` gives each node's session its
+watcher). A call whose end fell while the link was down is closed by the ``CoreShowChannels``
+taken on reconnecting: its channels are gone, so it ended; its outcome is the Dial's result if
+that was seen, else ``failed``, and its cause says the hangup was not seen. An outcome the
+database cannot take yet is retried, never dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from adapters.ami.batch_writer import TRANSIENT_ERRORS
+from adapters.ami.records import CallRecord
 from hotline.orders import store
 from hotline.outbound import commands
 
@@ -60,54 +70,25 @@ def _int(value: str | None) -> int:
         return 0
 
 
+UNSEEN_END = "hangup not seen: the AMI link was down"
+
+
 class OutcomeTracker:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, retry_max: float = 5.0) -> None:
         self._pool = pool
-        self._calls: dict[str, _Call] = {}
+        self._retry_max = retry_max
         self._queue: asyncio.Queue[Outcome] = asyncio.Queue()
         self.recorded = 0
+        self.retries = 0
+        self.nodes: dict[str, NodeOutcomes] = {}
 
-    # -- events (synchronous: called for every event of the node) --------------------------------
+    def watch(self, node: str) -> NodeOutcomes:
+        """The session watcher following ``node``'s click-to-calls."""
+        return self.nodes.setdefault(node, NodeOutcomes(self._put))
 
-    def on_event(self, manager: Any, message: Any) -> None:
-        name = message.get("Event")
-        linkedid = message.get("Linkedid") or message.get("Uniqueid")
-        if name == "VarSet" and message.get("Variable") == ORDER_VARIABLE and linkedid:
-            self._calls.setdefault(linkedid, _Call(linkedid)).order_number = message.get("Value") or None
-        elif name == "OriginateResponse":
-            self._originate_response(message)
-        elif linkedid in self._calls:
-            call = self._calls[linkedid]
-            if name == "DialEnd" and message.get("Channel"):
-                call.dialstatus = message.get("DialStatus")
-                call.citizen = _base(message.get("DestChannel") or "")
-            elif name == "Hangup":
-                self._hangup(call, message)
-
-    def _originate_response(self, message: Any) -> None:
-        command_id = commands.command_of(message.get("ActionID"))
-        if command_id is None:
-            return
-        linkedid = message.get("Uniqueid") or ""
-        if message.get("Response") == "Success" and linkedid and linkedid != "<null>":
-            self._calls.setdefault(linkedid, _Call(linkedid)).command_id = command_id
-            return
-        reason = message.get("Reason") or "0"
-        self._calls.pop(linkedid, None)
-        self._put(
-            Outcome(command_id, None, AGENT_LINE_REASONS.get(reason, "failed"), None, f"agent line: reason {reason}")
-        )
-
-    def _hangup(self, call: _Call, message: Any) -> None:
-        channel = message.get("Channel") or ""
-        if call.citizen and _base(channel) == call.citizen:
-            call.causes.append((_int(message.get("Cause")), message.get("Cause-txt") or ""))
-        if message.get("Uniqueid") != call.linkedid:
-            return
-        self._calls.pop(call.linkedid, None)  # the originated agent line is gone: the call is over
-        cause, txt = next((c for c in call.causes if c[0]), call.causes[0] if call.causes else (None, None))
-        outcome = DIAL_OUTCOMES.get(call.dialstatus or "", "failed")
-        self._put(Outcome(call.command_id, call.order_number, outcome, cause, txt or call.dialstatus, call.linkedid))
+    @property
+    def open_calls(self) -> int:
+        return sum(len(n.calls) for n in self.nodes.values())
 
     def _put(self, outcome: Outcome) -> None:
         self._queue.put_nowait(outcome)
@@ -122,14 +103,30 @@ class OutcomeTracker:
         while True:
             outcome = await self._queue.get()
             try:
-                await self._record(outcome)
-            except (OSError, asyncpg.PostgresError):
-                log.exception("click-to-call outcome not stored", extra={"command_id": outcome.command_id})
+                await self._store(outcome)
             finally:
                 self._queue.task_done()
 
     async def join(self) -> None:
         await self._queue.join()
+
+    async def _store(self, outcome: Outcome) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._record(outcome)
+                return
+            except TRANSIENT_ERRORS as exc:
+                self.retries += 1
+                log.error("click-to-call outcome not stored yet; retrying",
+                          extra={"command_id": outcome.command_id, "retry_in": delay, "error": repr(exc)})  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+            except asyncpg.PostgresError:
+                log.exception(
+                    "click-to-call outcome rejected by the database", extra={"command_id": outcome.command_id}
+                )
+                return
 
     async def _record(self, o: Outcome) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -147,3 +144,64 @@ class OutcomeTracker:
             "click-to-call outcome",
             extra={"command_id": row["id"], "order_id": row["order_id"], "outcome": o.outcome, "linkedid": o.linkedid},
         )
+
+
+class NodeOutcomes:
+    """One node's click-to-calls in progress (a :class:`adapters.ami.session.Watcher`)."""
+
+    def __init__(self, put: Any) -> None:
+        self._put = put
+        self.calls: dict[str, _Call] = {}
+
+    def on_snapshot(
+        self, queue_status: list[Any], at: datetime, calls: Iterable[CallRecord], channels: list[Any]
+    ) -> None:
+        """Calls whose channels are all gone ended while we were away."""
+        live = {m.get("Linkedid") for m in channels if m.get("Event") == "CoreShowChannel"}
+        for linkedid in [k for k in self.calls if k not in live]:
+            call = self.calls.pop(linkedid)
+            outcome = DIAL_OUTCOMES.get(call.dialstatus or "", "failed")
+            self._put(Outcome(call.command_id, call.order_number, outcome, None, UNSEEN_END, linkedid))
+
+    def on_lost(self) -> None:
+        pass  # the calls stay followed: the reconnect's snapshot tells which ended
+
+    def on_event(self, message: Any, at: datetime | None = None) -> None:
+        name = message.get("Event")
+        linkedid = message.get("Linkedid") or message.get("Uniqueid")
+        if name == "VarSet" and message.get("Variable") == ORDER_VARIABLE and linkedid:
+            self.calls.setdefault(linkedid, _Call(linkedid)).order_number = message.get("Value") or None
+        elif name == "OriginateResponse":
+            self._originate_response(message)
+        elif linkedid in self.calls:
+            call = self.calls[linkedid]
+            if name == "DialEnd" and message.get("Channel"):
+                call.dialstatus = message.get("DialStatus")
+                call.citizen = _base(message.get("DestChannel") or "")
+            elif name == "Hangup":
+                self._hangup(call, message)
+
+    def _originate_response(self, message: Any) -> None:
+        command_id = commands.command_of(message.get("ActionID"))
+        if command_id is None:
+            return
+        linkedid = message.get("Uniqueid") or ""
+        if message.get("Response") == "Success" and linkedid and linkedid != "<null>":
+            self.calls.setdefault(linkedid, _Call(linkedid)).command_id = command_id
+            return
+        reason = message.get("Reason") or "0"
+        self.calls.pop(linkedid, None)
+        self._put(
+            Outcome(command_id, None, AGENT_LINE_REASONS.get(reason, "failed"), None, f"agent line: reason {reason}")
+        )
+
+    def _hangup(self, call: _Call, message: Any) -> None:
+        channel = message.get("Channel") or ""
+        if call.citizen and _base(channel) == call.citizen:
+            call.causes.append((_int(message.get("Cause")), message.get("Cause-txt") or ""))
+        if message.get("Uniqueid") != call.linkedid:
+            return
+        self.calls.pop(call.linkedid, None)  # the originated agent line is gone: the call is over
+        cause, txt = next((c for c in call.causes if c[0]), call.causes[0] if call.causes else (None, None))
+        outcome = DIAL_OUTCOMES.get(call.dialstatus or "", "failed")
+        self._put(Outcome(call.command_id, call.order_number, outcome, cause, txt or call.dialstatus, call.linkedid))

@@ -105,10 +105,13 @@ class NodeStats:
 
 
 class Watcher(Protocol):
-    """Something else that follows the node's state from the same stream (queue members): it gets
-    every QueueStatus answer after a (re)connect, then the events in wire order, as the calls do."""
+    """Something else that follows the node's state from the same stream (queue members,
+    click-to-call outcomes): it gets every QueueStatus and CoreShowChannels answer after a
+    (re)connect, then the events in wire order, as the calls do."""
 
-    def on_snapshot(self, queue_status: list[Message], at: datetime, calls: Iterable[CallRecord]) -> None: ...
+    def on_snapshot(
+        self, queue_status: list[Message], at: datetime, calls: Iterable[CallRecord], channels: list[Message]
+    ) -> None: ...
 
     def on_event(self, message: Message, at: datetime) -> None: ...
 
@@ -269,8 +272,9 @@ class NodeSession:
                 return
             for change in changes:
                 self.emit(change)
-            self._tell_watchers("on_snapshot", got[1] if isinstance(got[1], list) else [got[1]], self.clock.now(),
-                                list(self.interpreter.active.values()))  # fmt: skip
+            answers = [r if isinstance(r, list) else [r] for r in got]
+            self._tell_watchers("on_snapshot", answers[1], self.clock.now(), list(self.interpreter.active.values()),
+                                answers[0])  # fmt: skip
             log.info(
                 "AMI reconciled",
                 extra={
