@@ -7,7 +7,8 @@ each beside a bare ``count(*)`` over the same rows and period, measured in the s
 A scratch database of a new name (``hotline_bench_figures_<random>``) is created on
 DATABASE_URL's server, migrated, seeded with the 徐州 demo data and loaded with
 ``--orders-per-month`` work orders a month over ``--years`` years ending 2026-10-31 (Shanghai),
-so the measured month (2026-06) holds the same orders whatever the history's length; their lead assignments (about 1 in 10 dispatched to a
+so the measured month (``--month``, by default 2026-10, the history's last) holds the same orders whatever the
+history's length (``--years 0.125`` is that month and the orders due in it); their lead assignments (about 1 in 10 dispatched to a
 district hub that re-dispatched it to a street), visits of most replies and the calls they
 came from, all with ``INSERT … SELECT FROM generate_series`` so loading takes minutes. Then
 ``VACUUM ANALYZE`` and the timings: each query runs once to warm the cache, then ``--runs``
@@ -177,9 +178,9 @@ def line(label: str, seconds: float, baseline: float) -> None:
     print(f"  {label:<52}{seconds * 1000:9.1f} ms   baseline {baseline * 1000:8.1f} ms   x{seconds / baseline:6.1f}")
 
 
-async def measure(conn: asyncpg.Connection, runs: int) -> None:
-    month = period_of("month", date(2026, 6, 1))
-    day = period_of("day", date(2026, 6, 15))
+async def measure(conn: asyncpg.Connection, runs: int, first: date) -> None:
+    month = period_of("month", first)
+    day = period_of("day", first.replace(day=15))
     counted = await conn.fetchval(
         f"SELECT count(*) FROM assignments a WHERE a.role = 'lead' AND {PERIOD_AT} >= $1 AND {PERIOD_AT} < $2",
         month.start, month.end,
@@ -187,7 +188,7 @@ async def measure(conn: asyncpg.Connection, runs: int) -> None:
     offered = await conn.fetchval(
         "SELECT count(*) FROM calls WHERE entered_at >= $1 AND entered_at < $2", month.start, month.end
     )
-    print(f"\n2026-06: {counted} lead assignments due, {offered} calls offered; median of {runs} runs\n")
+    print(f"\n{first:%Y-%m}: {counted} lead assignments due, {offered} calls offered; median of {runs} runs\n")
 
     async def count_assignments(period: Any = month) -> None:
         await conn.fetchval(
@@ -242,7 +243,7 @@ async def main(args: argparse.Namespace) -> None:
                 await load(conn, orders, calls, args.years)
                 print(f"  loaded in {time.perf_counter() - t:.0f} s", flush=True)
                 await build_rollup(conn)
-            await measure(conn, args.runs)
+            await measure(conn, args.runs, date.fromisoformat(args.month + "-01"))
         finally:
             await conn.close()
     finally:
@@ -250,7 +251,8 @@ async def main(args: argparse.Namespace) -> None:
             print(f"kept database {name}", file=sys.stderr)
         else:
             await db.drop_database(args.database_url, name)
-    print(json.dumps({"orders_per_month": args.orders_per_month, "years": args.years, "ms": RESULTS}))
+    print(json.dumps({"orders_per_month": args.orders_per_month, "years": args.years, "month": args.month,
+                      "ms": RESULTS}))  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -259,8 +261,9 @@ if __name__ == "__main__":
                         or "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
     parser.add_argument("--orders-per-month", type=int, default=167_000)
     parser.add_argument(
-        "--years", type=float, default=1, help="history length (0.5 and up); the measured month stays 2026-06"
+        "--years", type=float, default=1, help="history length, ending 2026-10-31 (0.125: October and the orders due in it)"
     )
+    parser.add_argument("--month", default="2026-10", help="the month measured (YYYY-MM, inside the history)")
     parser.add_argument("--calls-per-order", type=float, default=1.2)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database for EXPLAIN afterwards")

@@ -257,8 +257,12 @@ class NodeSession:
         try:
             channels = self.manager.send_action({"Action": "CoreShowChannels"})
             queues = self.manager.send_action({"Action": "QueueStatus"})
+            answers = asyncio.gather(channels, queues)
+            # Cancelled mid-wait (the adapter stopping), the gathering may end with an error nobody
+            # reads; asyncio would log it as never retrieved.
+            answers.add_done_callback(lambda f: f.cancelled() or f.exception())
             try:
-                got = await asyncio.wait_for(asyncio.gather(channels, queues), self.node.action_timeout)
+                got = await asyncio.wait_for(answers, self.node.action_timeout)
             except (TimeoutError, AMIConnectionLost) as exc:
                 self.stats.reconcile_failures += 1
                 log.error("AMI reconciliation failed; live calls stay open", extra={**self._extra, "error": repr(exc)})
@@ -272,9 +276,9 @@ class NodeSession:
                 return
             for change in changes:
                 self.emit(change)
-            answers = [r if isinstance(r, list) else [r] for r in got]
-            self._tell_watchers("on_snapshot", answers[1], self.clock.now(), list(self.interpreter.active.values()),
-                                answers[0])  # fmt: skip
+            lists = [r if isinstance(r, list) else [r] for r in got]
+            self._tell_watchers("on_snapshot", lists[1], self.clock.now(), list(self.interpreter.active.values()),
+                                lists[0])  # fmt: skip
             log.info(
                 "AMI reconciled",
                 extra={
