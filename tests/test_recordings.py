@@ -5,8 +5,10 @@ in the personal-data access log; units, other agents and names leaving the direc
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -34,22 +36,29 @@ class Bench:
         return await Client(self.session, self.base).login(username)
 
 
-@pytest.fixture
-async def bench(seeded_pool: asyncpg.Pool, seeded_database_url: str, redis_url: str, shared_dir: Path,
-                tmp_path: Path) -> AsyncIterator[Bench]:  # fmt: skip
-    await replay_into(seeded_pool, None, _server(shared_dir))  # the survey calls, with their MixMonitor names
+@asynccontextmanager
+async def _bench(seeded_pool: asyncpg.Pool, database_url: str, redis_url: str, shared_dir: Path, files: Path,
+                 **settings: Any) -> AsyncIterator[Bench]:  # fmt: skip
+    """The survey calls replayed (with their MixMonitor names), the two agents' files written to
+    ``files``, and a server with ``settings``."""
+    await replay_into(seeded_pool, None, _server(shared_dir))
     rows = await calls(seeded_pool)
     by_agent = {r["agent_interface"].split("@")[0][-4:]: r for r in rows.values() if r["agent_interface"]}
     mine, other = by_agent["1001"], by_agent["1002"]
-    # Asterisk names them in its monitor directory; this machine has them mounted at tmp_path.
+    # Asterisk names them in its monitor directory; this machine (or the file server) has them.
     assert mine["recording_file"].startswith(f"{ASTERISK_DIR}/") and mine["recording_file"].endswith(".wav")
     for r in (mine, other):
-        (tmp_path / Path(r["recording_file"]).name).write_bytes(AUDIO)
-    async with (
-        running_server(seeded_database_url, redis_url, recordings_dir=str(tmp_path)) as base,
-        aiohttp.ClientSession() as session,
-    ):
-        yield Bench(session, base, seeded_pool, mine["id"], other["id"], tmp_path)
+        (files / Path(r["recording_file"]).name).write_bytes(AUDIO)
+    async with running_server(database_url, redis_url, **settings) as base, aiohttp.ClientSession() as session:
+        yield Bench(session, base, seeded_pool, mine["id"], other["id"], files)
+
+
+@pytest.fixture
+async def bench(seeded_pool: asyncpg.Pool, seeded_database_url: str, redis_url: str, shared_dir: Path,
+                tmp_path: Path) -> AsyncIterator[Bench]:  # fmt: skip
+    async with _bench(seeded_pool, seeded_database_url, redis_url, shared_dir, tmp_path,
+                      recordings_dir=str(tmp_path)) as b:  # fmt: skip
+        yield b
 
 
 async def _get(client: Client, call_id: int, **headers: str) -> aiohttp.ClientResponse:
@@ -103,7 +112,7 @@ async def test_the_agent_who_took_the_call_and_nobody_else(bench: Bench) -> None
 
 @pytest.mark.parametrize(
     "stored",
-    ["../outside.wav", "/etc/passwd", "/var/spool/asterisk/monitor/../../../etc/passwd", "missing.wav", ""],
+    ["../outside.wav", "/etc/passwd", "/var/spool/asterisk/monitor/../../../etc/passwd", "missing.wav"],
 )
 async def test_names_that_leave_the_directory_or_find_nothing_are_404(bench: Bench, stored: str) -> None:
     (bench.dir.parent / "outside.wav").write_bytes(b"secret")
