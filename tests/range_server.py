@@ -18,7 +18,7 @@ from aiohttp import web
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def byte_range(header: str | None, length: int) -> tuple[int, int] | None | str:
+def byte_range(header: str | None, length: int) -> tuple[int, int] | str | None:
     """(first, last) to send, None for the whole file, or "unsatisfiable" (§2.1, §4.4)."""
     if header is None:
         return None
