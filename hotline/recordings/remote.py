@@ -11,6 +11,7 @@ server that is down, slow or answers anything else is 503 ``recordings_unavailab
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import PurePosixPath
@@ -25,6 +26,9 @@ from hotline.errors import ApiError, NotFound, ServiceUnavailable
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+# A Range header is printable ASCII by its grammar: one that is not, or is absurdly long, is not
+# passed on, and the whole file comes, as from a server that ignores a Range it cannot read.
+_SENDABLE = re.compile(r"^[\x20-\x7e]{1,200}$")
 # What the file server tells about the bytes that is passed on to the player.
 _PASSED = ("Content-Range", "Accept-Ranges", "Last-Modified", "ETag")
 
@@ -71,8 +75,9 @@ async def fetch(
     read yet. NotFound when it has no such file, RecordingsUnavailable when it cannot say."""
     url = url_of(base, name)
     headers = {"Accept-Encoding": "identity"}  # byte ranges of the file itself, not of a compressed copy
-    if "Range" in request.headers:
-        headers["Range"] = request.headers["Range"]
+    asked = request.headers.get("Range")
+    if asked is not None and _SENDABLE.match(asked):
+        headers["Range"] = asked  # one the file server cannot parse it ignores (RFC 7233 §3.1)
     method = "HEAD" if request.method == "HEAD" else "GET"
     try:
         upstream = await session.request(method, url, headers=headers)
@@ -102,7 +107,8 @@ async def relay(request: web.Request, upstream: aiohttp.ClientResponse, content_
         raise error
     response = web.StreamResponse(status=upstream.status)
     told = upstream.headers.get("Content-Type", "")
-    response.content_type = content_type if not told or told.startswith("application/octet-stream") else told
+    generic = not told or told.startswith("application/octet-stream")
+    response.headers["Content-Type"] = content_type if generic else told
     response.headers["Cache-Control"] = "private"
     for header in _PASSED:
         if header in upstream.headers:
