@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # and the directory Asterisk names them under (an absolute name there maps into ours).
     recordings_dir: str = ""
     recordings_asterisk_dir: str = "/var/spool/asterisk/monitor"
+    # Or relayed over HTTP from a file server that has Asterisk's monitor directory at this URL
+    # (http/https, e.g. http://files.example/monitor/): set it or recordings_dir, not both. Seconds
+    # the server has to connect and to send each next piece before the route answers 503.
+    recordings_url: str = ""
+    recordings_timeout: float = Field(default=10.0, gt=0, le=300)
+    # A call's file name when its events named none (a call known only from CEL or queue_log), as
+    # the dialplan's MixMonitor(${UNIQUEID}.wav) writes it: {uniqueid} (the caller leg's), {linkedid}.
+    # Empty: such calls have no recording.
+    recordings_name: str = "{uniqueid}.wav"
     # What the end-of-call survey's keys mean (hotline/figures/survey.py).
     survey_scale: str = "1=satisfied,2=basically_satisfied,3=unsatisfied"
     # Click-to-call (hotline.api.outbound): the agent's phone ({extension} of the agent's queue
@@ -119,6 +128,25 @@ class Settings(BaseSettings):
         from hotline.figures.survey import parse_scale
 
         parse_scale(v)
+        return v
+
+    @field_validator("recordings_url")
+    @classmethod
+    def _recordings_url(cls, v: str, info: ValidationInfo) -> str:
+        from hotline.recordings.remote import check_base
+
+        if v and info.data.get("recordings_dir"):
+            raise ValueError(
+                "set HOTLINE_RECORDINGS_DIR or HOTLINE_RECORDINGS_URL, not both: each says where files are"
+            )
+        return check_base(v) if v else v
+
+    @field_validator("recordings_name")
+    @classmethod
+    def _recordings_name(cls, v: str) -> str:
+        from hotline.recordings.names import check_template
+
+        check_template(v)
         return v
 
     @field_validator("sms_smpp_url")

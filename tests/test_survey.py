@@ -3,6 +3,8 @@ the CEL rows durable, both together, against the scores of its facts file."""
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -66,6 +68,98 @@ async def test_both_sources_agree_in_either_order(pool: asyncpg.Pool, shared_dir
     assert _surveys(rows) == _expected(shared_dir, "ami")
     await _import_cel(pool, shared_dir)  # twice = once
     assert _surveys(await calls(pool)) == _expected(shared_dir, "ami")
+
+
+# A call of the scenario whose caller pressed 2: its survey is told once on each stream.
+TOLD = "1796176413.264"
+TOLD_KEY = "2"
+
+
+def _ami_copy(shared_dir: Path, tmp_path: Path, score: str) -> ReplayServer:
+    """survey.ami with TOLD's UserEvent saying ``Score: <score>`` instead of its key."""
+    told = f"UserEvent: HotlineSurvey\r\nLinkedid: {TOLD}\r\nScore: {TOLD_KEY}\r\n".encode()
+    data = (asterisk_dir(shared_dir) / "survey.ami").read_bytes()
+    assert data.count(told) == 1
+    path = tmp_path / "survey.ami"
+    path.write_bytes(data.replace(told, told.replace(f"Score: {TOLD_KEY}".encode(), f"Score: {score}".encode())))
+    return ReplayServer(load_trace(path), username=USER, secret=SECRET, speed=20.0)
+
+
+def _cel_copy(shared_dir: Path, tmp_path: Path, value: str) -> Path:
+    """survey.cel.csv with TOLD's USER_DEFINED HotlineSurvey row telling ``value`` instead of its key."""
+    with (asterisk_dir(shared_dir) / "survey.cel.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    told = [r for r in rows if r["linkedid"] == TOLD and r["eventtype"] == "USER_DEFINED"]
+    assert len(told) == 1 and json.loads(told[0]["extra"]) == {"extra": TOLD_KEY}
+    told[0]["appdata"], told[0]["extra"] = f"HotlineSurvey,{value}", json.dumps({"extra": value})
+    path = tmp_path / "survey.cel.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+async def _both(pool: asyncpg.Pool, server: ReplayServer, cel_csv: Path, order: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    async def cel() -> None:
+        async with pool.acquire() as conn:
+            await import_csv(conn, conn, cel_csv, NODE, now=NOW)
+
+    if order == "ami-then-cel":
+        await replay_into(pool, None, server)
+        await cel()
+    else:
+        await cel()
+        await replay_into(pool, None, server)
+    return await calls(pool)
+
+
+def _the_others_as_recorded(rows: dict[str, dict], shared_dir: Path) -> None:  # type: ignore[type-arg]
+    expected = {k: v for k, v in _expected(shared_dir, "cel").items() if k != TOLD}
+    assert {k: r["survey_digit"] for k, r in rows.items() if k != TOLD} == expected
+    assert not any(r["incomplete"] for k, r in rows.items() if k != TOLD)
+
+
+ORDERS = ["ami-then-cel", "cel-then-ami"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("value", ["", "12", "x"])
+async def test_a_cel_row_without_a_key_keeps_the_key_ami_heard(
+    pool: asyncpg.Pool, shared_dir: Path, tmp_path: Path, order: str, value: str
+) -> None:
+    rows = await _both(pool, _server(shared_dir), _cel_copy(shared_dir, tmp_path, value), order)
+    call = rows[TOLD]
+    assert (call["survey_digit"], call["survey_source"]) == (TOLD_KEY, "ami")
+    assert call["survey_at"] is not None and call["finalized_at"] is not None
+    # Pressing nothing is an answer; a value that is not one key flags the call.
+    assert call["incomplete"] is (value != "")
+    _the_others_as_recorded(rows, shared_dir)
+    async with pool.acquire() as conn:  # importing again changes nothing
+        assert (await import_csv(conn, conn, tmp_path / "survey.cel.csv", NODE, now=NOW)).calls_changed == 0
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("score", ["", "12", "x"])
+async def test_an_ami_score_without_a_key_gives_way_to_the_cel_key(
+    pool: asyncpg.Pool, shared_dir: Path, tmp_path: Path, order: str, score: str
+) -> None:
+    rows = await _both(pool, _ami_copy(shared_dir, tmp_path, score), asterisk_dir(shared_dir) / "survey.cel.csv", order)
+    call = rows[TOLD]
+    # The durable record had the key: it is stored, and the call is complete.
+    assert (call["survey_digit"], call["survey_source"], call["incomplete"]) == (TOLD_KEY, "cel", False)
+    _the_others_as_recorded(rows, shared_dir)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_no_key_from_either_stores_none_and_flags_the_call(
+    pool: asyncpg.Pool, shared_dir: Path, tmp_path: Path, order: str
+) -> None:
+    rows = await _both(pool, _ami_copy(shared_dir, tmp_path, "x"), _cel_copy(shared_dir, tmp_path, "12"), order)
+    call = rows[TOLD]
+    assert (call["survey_digit"], call["survey_source"], call["incomplete"]) == (None, "cel", True)
+    assert call["survey_at"] is not None  # the survey played; no key from it is believable
+    _the_others_as_recorded(rows, shared_dir)
 
 
 def _queued(interp: Interpreter, linkedid: str) -> None:

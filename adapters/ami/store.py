@@ -102,11 +102,23 @@ def _args(rec: CallRecord) -> tuple[Any, ...]:
     return tuple(values)
 
 
+# The one AMI news a final (CEL) row still takes: the survey's key, when CEL had none for it (the
+# caller pressed nothing there, or its value was not one key). A key is never replaced by no key.
+FILL_SURVEY_SQL = (
+    "UPDATE calls SET survey_digit = $3, survey_at = $4, survey_source = 'ami', updated_at = now()"
+    " WHERE node = $1 AND linkedid = $2 AND finalized_at IS NOT NULL AND survey_digit IS NULL"
+)
+
+
 async def upsert_calls(conn: asyncpg.Connection, records: Iterable[CallRecord]) -> None:
     """Upsert records (one statement, pipelined). Call inside a transaction for all-or-nothing."""
+    records = list(records)
     rows = [_args(r) for r in records]
     if rows:
         await conn.executemany(UPSERT_SQL, rows)
+    keys = [(r.node, r.linkedid, r.survey_digit, r.survey_at) for r in records if r.survey_digit is not None]
+    if keys:
+        await conn.executemany(FILL_SURVEY_SQL, keys)
 
 
 async def load_open_calls(conn: asyncpg.Connection, node: str) -> list[CallRecord]:

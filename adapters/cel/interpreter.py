@@ -121,6 +121,7 @@ class CelCall:
     last_row_id: int
     survey_digit: str | None = None  # the end-of-call survey's key (USER_DEFINED HotlineSurvey)
     survey_at: datetime | None = None  # None: no survey was played on this call
+    survey_garbled: bool = False  # a survey row told a value that is not one key (not stored; flags the call)
 
     @property
     def survey_source(self) -> str | None:
@@ -136,6 +137,7 @@ class _Fold:
         self.transfers: list[tuple[str, CelRow]] = []
         self.ended_at: datetime | None = None
         self.survey: tuple[str | None, datetime] | None = None
+        self.survey_garbled = False
         self.linkedid = ""
         self.last_id = 0
 
@@ -195,11 +197,14 @@ class _Fold:
 
     def on_user_defined(self, ch: Channel, row: CelRow) -> None:
         # CELGenUserEvent(HotlineSurvey,${SAT}): the key is extra's "extra" (appdata repeats it).
-        if row.userdeftype != SURVEY_EVENT or self.survey is not None:
+        if row.userdeftype != SURVEY_EVENT:
             return
         told = row.extra_json().get("extra")
-        digit, _believable = survey_key(told if isinstance(told, str) else None)
-        self.survey = (digit, row.eventtime)
+        digit, believable = survey_key(told if isinstance(told, str) else None)
+        self.survey_garbled = self.survey_garbled or not believable
+        # The first telling wins, except that a key beats an earlier "no key" (silence or garble).
+        if self.survey is None or (self.survey[0] is None and digit is not None):
+            self.survey = (digit, row.eventtime)
 
 
 HANDLERS: dict[str, Callable[[_Fold, Channel, CelRow], None]] = {
@@ -268,6 +273,7 @@ def _assemble(fold: _Fold, runs: list[QueueRun]) -> CelCall:
         last_row_id=fold.last_id,
         survey_digit=fold.survey[0] if fold.survey else None,
         survey_at=fold.survey[1] if fold.survey else None,
+        survey_garbled=fold.survey_garbled,
     )
 
 

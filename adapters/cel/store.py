@@ -39,27 +39,30 @@ _CALL_COLUMNS = (
     "answered_at", "ended_at", "hold_time", "talk_time", "ring_no_answer", "agent_interface", "complete_reason",
     "hangup_cause", "transfers", "survey_digit", "survey_at", "survey_source",
 )  # fmt: skip
+_SURVEY_COLUMNS = ("survey_digit", "survey_at", "survey_source")
 # What AMI knows and CEL does not: kept from the AMI row when it is about the same agent.
 _SAME_AGENT = (
     "(c.agent_interface = EXCLUDED.agent_interface"
     " OR left(c.agent_interface, length(EXCLUDED.agent_interface) + 1) = EXCLUDED.agent_interface || '/')"
 )
+# The survey: CEL (durable) wins when it has a key. Without one (no survey row, as from a queue_log;
+# the caller pressed nothing; a value that is not one key) a key AMI heard stays, with its time and
+# source; with no key from either, CEL's telling stands.
+_KEEP_SURVEY = "(EXCLUDED.survey_digit IS NULL AND (c.survey_digit IS NOT NULL OR EXCLUDED.survey_at IS NULL))"
 _KEPT = {
     "agent_interface": f"CASE WHEN {_SAME_AGENT} THEN c.agent_interface ELSE EXCLUDED.agent_interface END",
     "agent_name": f"CASE WHEN {_SAME_AGENT} THEN c.agent_name END",
     "ring_time": f"CASE WHEN {_SAME_AGENT} THEN c.ring_time END",
     "finalized_at": "COALESCE(c.finalized_at, EXCLUDED.finalized_at)",
-    # A queue_log (no survey in it) or a CEL without the survey's row never erases what AMI heard.
-    "survey_digit": "CASE WHEN EXCLUDED.survey_at IS NOT NULL THEN EXCLUDED.survey_digit ELSE c.survey_digit END",
-    "survey_at": "COALESCE(EXCLUDED.survey_at, c.survey_at)",
-    "survey_source": "COALESCE(EXCLUDED.survey_source, c.survey_source)",
+    **{col: f"CASE WHEN {_KEEP_SURVEY} THEN c.{col} ELSE EXCLUDED.{col} END" for col in _SURVEY_COLUMNS},
 }
 _SET = {
     **{col: f"EXCLUDED.{col}" for col in _CALL_COLUMNS if col not in _KEPT},
     **_KEPT,
     "agent_user_id": "EXCLUDED.agent_user_id",
     "state": "'ended'",
-    "incomplete": "false",
+    # CEL completes the call; what stays doubtful is a survey value that was not one key.
+    "incomplete": "EXCLUDED.incomplete",
     "source": "EXCLUDED.source",
 }
 
@@ -70,8 +73,9 @@ def _upsert_sql() -> str:
         params[col] = f"${i}::text::jsonb" if col == "transfers" else f"${i}"
     params["finalized_at"] = f"${len(params) + 1}"
     params["source"] = f"${len(params) + 1}"
+    params["incomplete"] = f"${len(params) + 1}"
     params["agent_user_id"] = AGENT_USER_BY_INTERFACE.format(iface=params["agent_interface"])
-    params |= {"state": "'ended'", "incomplete": "false"}
+    params["state"] = "'ended'"
     return (
         f"INSERT INTO calls AS c ({', '.join(params)}) VALUES ({', '.join(params.values())})"
         " ON CONFLICT (node, linkedid) DO UPDATE SET "
@@ -127,6 +131,8 @@ def disagreements(ami: asyncpg.Record | None, call: CelCall) -> list[dict[str, A
             continue
         if mine is not None and mine != theirs:
             out.append({"field": col, "ami": mine, "cel": theirs})
+    if ami["survey_digit"] is not None and call.survey_digit is not None and ami["survey_digit"] != call.survey_digit:
+        out.append({"field": "survey_digit", "ami": ami["survey_digit"], "cel": call.survey_digit})
     iface = ami["agent_interface"]
     if iface and call.agent_interface and not (iface + "/").startswith(call.agent_interface + "/"):
         out.append({"field": "agent_interface", "ami": iface, "cel": call.agent_interface})
@@ -164,7 +170,10 @@ async def write_call(
         )
     values = [getattr(call, col) for col in _CALL_COLUMNS]
     values[_CALL_COLUMNS.index("transfers")] = json.dumps(call.transfers, ensure_ascii=False)
-    call_id = await conn.fetchval(UPSERT_SQL, node, call.linkedid, *values, now, source)
+    if call.survey_garbled:
+        log.warning("CEL survey value is not one key; not stored, call flagged",
+                    extra={"node": node, "linkedid": call.linkedid})  # fmt: skip
+    call_id = await conn.fetchval(UPSERT_SQL, node, call.linkedid, *values, now, source, call.survey_garbled)
     changed = call_id is not None
     if call_id is None:
         assert before is not None

@@ -159,6 +159,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(token_cache)
     app.cleanup_ctx.append(_router)
     app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(calls.recordings_client)
     app[AMI_RUNNING] = {}
     add_worker(app, "ami", _ami_adapter)
     add_worker(app, "ami", _ami_metrics)
