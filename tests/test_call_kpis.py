@@ -24,6 +24,7 @@ import asyncpg
 import pytest
 
 from hotline.figures import TZ, call_kpis, period_of
+from tests.test_figures import build_days
 
 OCTOBER = period_of("month", date(2026, 10, 1))
 CALLS = [
@@ -62,9 +63,13 @@ KPIS = ("offered", "answered", "abandoned", "answered_within_15s", "answered_wit
         "service_level_15s", "service_level_20s", "asa_seconds", "aht_seconds")  # fmt: skip
 
 
-@pytest.fixture
-async def users(seeded_pool: asyncpg.Pool) -> dict[str, int]:
-    return await load_calls(seeded_pool)
+# Every hand-worked number holds both counted live and read from the daily rollup (Sept-Nov built).
+@pytest.fixture(params=["live", "rollup"])
+async def users(request: pytest.FixtureRequest, seeded_pool: asyncpg.Pool) -> dict[str, int]:
+    loaded = await load_calls(seeded_pool)
+    if request.param == "rollup":
+        await build_days(seeded_pool, date(2026, 9, 1), date(2026, 11, 30))
+    return loaded
 
 
 async def test_total(seeded_pool: asyncpg.Pool, users: dict[str, int]) -> None:
@@ -126,3 +131,68 @@ async def test_day_bounds_are_shanghai(seeded_pool: asyncpg.Pool, users: dict[st
         _, sep30 = await call_kpis(conn, period_of("day", date(2026, 9, 30)))
         _, nov1 = await call_kpis(conn, period_of("day", date(2026, 11, 1)))
     assert sep30.counts["offered"] == 1 and nov1.counts["offered"] == 1  # c8, c9
+
+
+async def _both(pool: asyncpg.Pool, by: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(as read now, counted live with no rollup): they must be equal."""
+    async with pool.acquire() as conn:
+        rows, total = await call_kpis(conn, OCTOBER, by)  # type: ignore[arg-type]
+        read = [r.as_dict() for r in rows] + [total.as_dict()]
+        assert await conn.fetchval("SELECT count(*) FROM figures_day_calls") > 0
+        undo = conn.transaction()
+        await undo.start()
+        await conn.execute("UPDATE figures_rollup_days SET built_changes = NULL")  # no day clean: all live
+        rows, total = await call_kpis(conn, OCTOBER, by)  # type: ignore[arg-type]
+        await undo.rollback()
+        live = [r.as_dict() for r in rows] + [total.as_dict()]
+    return read, live
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE calls SET talk_time = 999 WHERE linkedid = 'c1'",
+        "UPDATE calls SET outcome = 'abandoned', agent_user_id = NULL WHERE linkedid = 'c2'",
+        "UPDATE calls SET entered_at = entered_at + interval '3 days 3 hours' WHERE linkedid = 'c3'",
+        "DELETE FROM calls WHERE linkedid = 'c4'",
+        "INSERT INTO calls (node, linkedid, queue, state, outcome, entered_at, hold_time) "
+        "VALUES ('pbx1', 'late', 'vip', 'ended', 'abandoned', '2026-10-09 12:00+08', 7)",
+    ],
+)
+async def test_a_change_to_a_built_day_is_counted_at_once(seeded_pool: asyncpg.Pool, change: str) -> None:
+    await load_calls(seeded_pool)
+    await build_days(seeded_pool, date(2026, 9, 1), date(2026, 11, 30))
+    before, _ = await _both(seeded_pool, "hour")
+    await seeded_pool.execute(change)
+    for by in ("queue", "agent", "hour"):
+        read, live = await _both(seeded_pool, by)
+        assert read == live, by
+    assert (await _both(seeded_pool, "hour"))[0] != before  # the change shows
+
+
+async def test_the_cel_pass_finalizing_a_built_days_call_is_counted_at_once(seeded_pool: asyncpg.Pool) -> None:
+    await load_calls(seeded_pool)
+    await build_days(seeded_pool, date(2026, 9, 1), date(2026, 11, 30))
+    call_id = await seeded_pool.fetchval("SELECT id FROM calls WHERE linkedid = 'c1'")
+    async with seeded_pool.acquire() as conn, conn.transaction():
+        # what the CEL pass writes: the call's legs, then the call marked finalized
+        leg = await conn.fetchval(
+            """INSERT INTO call_agent_legs (call_id, seq, queue, channel, uniqueid, interface, wait_seconds,
+                                            talk_seconds, ended_by)
+               VALUES ($1, 1, '12345', 'Local/1001@agents-1;1', 'u1', 'Local/1001@agents', 3, 42, 'caller')
+               RETURNING id""",
+            call_id,
+        )
+        await conn.execute(
+            """INSERT INTO call_queue_legs (call_id, seq, queue, channel, uniqueid, joined_at, outcome, agent_leg_id)
+               SELECT $1, 1, '12345', 'Local/12345@hotline-in-1;2', 'u0', entered_at, 'answered', $2
+               FROM calls WHERE id = $1""",
+            call_id,
+            leg,
+        )
+        await conn.execute("UPDATE calls SET finalized_at = now() WHERE id = $1", call_id)
+    read, live = await _both(seeded_pool, "queue")
+    assert read == live
+    await seeded_pool.execute("UPDATE call_agent_legs SET talk_seconds = 50 WHERE id = $1", leg)
+    read, live = await _both(seeded_pool, "agent")
+    assert read == live

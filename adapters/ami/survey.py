@@ -2,7 +2,7 @@
 
 After the agent hangs up, the caller's leg runs ``Read(SAT,,1,,1,5)`` and then
 ``UserEvent(HotlineSurvey,Linkedid: ${CHANNEL(linkedid)},Score: ${SAT})`` (and, for the durable
-record, ``CELGenUserEvent(HotlineSurvey,${SAT})``: see adapters/cel/survey.py). ``Score`` is the
+record, ``CELGenUserEvent(HotlineSurvey,${SAT})``: the USER_DEFINED handler in adapters/cel/interpreter.py). ``Score`` is the
 one key pressed, or empty when the caller pressed nothing before the timeout. The key is kept as
 pressed; what it means is the deployment's scale (hotline/figures/survey.py).
 """

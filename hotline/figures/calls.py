@@ -15,20 +15,27 @@ records no wrap-up time, so AHT here is talk time only).
 
 Grouped by agent, a call belongs to the agent who answered it: calls no agent took
 (abandoned, still queued) form one row with no agent, so the rows add up to the total.
+
+A period's partial sums come from the daily rollup for its clean days (``figures_day_calls``,
+sql/033, built with the figures rollup) and are counted live for the rest, so a month costs
+about the same at any size; the rows are the same either way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 import asyncpg
 
+from hotline.figures.clean import clean_days, live_runs
 from hotline.figures.counting import rate
-from hotline.figures.periods import TZ_NAME, Period
+from hotline.figures.periods import TZ_NAME, Period, period_of
 from hotline.figures.session import reporting
 
 CallsBy = Literal["queue", "agent", "hour"]
+BYS: tuple[CallsBy, ...] = ("queue", "agent", "hour")
 SERVICE_LEVEL_SECONDS = (15, 20)
 
 # Two steps: partial sums per key in the period (``_INNER``), then the rows and the total from
@@ -58,9 +65,16 @@ SELECT {keys}, count(*) AS offered,
        count(c.hold_time) FILTER (WHERE c.outcome = 'answered') AS hold_n,
        sum(c.talk_time) FILTER (WHERE c.outcome = 'answered') AS talk_sum,
        count(c.talk_time) FILTER (WHERE c.outcome = 'answered') AS talk_n
-FROM call_segments c WHERE c.entered_at >= $1 AND c.entered_at < $2
+FROM call_segments c WHERE c.entered_at >= {start} AND c.entered_at < {end}
 GROUP BY {positions}
 """
+_SUMS = "offered, answered, abandoned, within_15, within_20, hold_sum, hold_n, talk_sum, talk_n"
+# The rollup's keys as the live query types them (an hour is kept as its start in epoch seconds).
+_ROLLED_KEYS: dict[str, tuple[str, ...]] = {
+    "queue": ("k1",), "agent": ("k1::bigint", "k2"), "hour": ("to_timestamp(k1::bigint)",),
+}  # fmt: skip
+_STORED_KEYS: dict[str, tuple[str, ...]] = {"queue": ("k1", "NULL"), "agent": ("k1::text", "k2"),
+                                            "hour": ("extract(epoch FROM k1)::bigint::text", "NULL")}  # fmt: skip
 _OUTER = """
 SELECT {names}, GROUPING({names}) > 0 AS is_total,
        coalesce(sum(offered), 0)::int AS offered, coalesce(sum(answered), 0)::int AS answered,
@@ -73,12 +87,37 @@ GROUP BY GROUPING SETS (({names}), ())
 """
 
 
-def _sql(by: CallsBy) -> str:
+def _live_sql(by: CallsBy, start: str, end: str) -> str:
+    """The partial sums of ``[start, end)`` (parameter references) counted from the segments."""
     inner_keys = _INNER_KEYS[by]
     keys = ", ".join(f"{expr} AS k{n}" for n, expr in enumerate(inner_keys, 1))
     positions = ", ".join(str(n) for n in range(1, len(inner_keys) + 1))
-    inner = _INNER.format(keys=keys, positions=positions)
+    return _INNER.format(keys=keys, positions=positions, start=start, end=end)
+
+
+def _rolled_sql(by: CallsBy, days: str) -> str:
+    """The partial sums of the clean ``days`` (a parameter reference), read from the rollup."""
+    keys = ", ".join(f"{expr} AS k{n}" for n, expr in enumerate(_ROLLED_KEYS[by], 1))
+    return f"SELECT {keys}, {_SUMS} FROM figures_day_calls WHERE grp = '{by}' AND day = ANY ({days}::date[])"
+
+
+def _sql(by: CallsBy, inner: str) -> str:
     return _OUTER.format(names=", ".join(_KEY_NAMES[by]), outer_keys=", ".join(_OUTER_KEYS[by]), inner=inner)
+
+
+async def count_calls_day(conn: asyncpg.Connection, day: date) -> None:
+    """Count one day's partial sums into the rollup (inside the figures rollup's build of the day)."""
+    period = period_of("day", day)
+    await conn.execute("DELETE FROM figures_day_calls WHERE day = $1", day)
+    for by in BYS:
+        k1, k2 = _STORED_KEYS[by]
+        await conn.execute(
+            f"""INSERT INTO figures_day_calls (day, grp, k1, k2, {_SUMS})
+                SELECT $3::date, '{by}', {k1}, {k2}, {_SUMS} FROM ({_live_sql(by, "$1", "$2")}) p""",
+            period.start,
+            period.end,
+            day,
+        )
 
 
 @dataclass
@@ -106,7 +145,15 @@ _EMPTY = {"offered": 0, "answered": 0, "abandoned": 0, "answered_within_15s": 0,
 async def call_kpis(conn: asyncpg.Connection, period: Period, by: CallsBy = "queue") -> tuple[list[CallRow], CallRow]:
     """(rows, total). By hour every hour 0–23 is present; by agent the names come from users."""
     async with reporting(conn):
-        records = await conn.fetch(_sql(by), period.start, period.end)
+        clean = await clean_days(conn, period)
+        parts, args = [], []
+        if clean:
+            args.append(clean)
+            parts.append(_rolled_sql(by, "$1"))
+        for run in live_runs(period, clean):
+            args += [run.start, run.end]
+            parts.append(_live_sql(by, f"${len(args) - 1}", f"${len(args)}"))
+        records = await conn.fetch(_sql(by, " UNION ALL ".join(parts)), *args)
     total = CallRow({}, "合计", dict(_EMPTY))
     rows: list[CallRow] = []
     for r in records:

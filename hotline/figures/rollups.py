@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import asyncpg
 
+from hotline.figures.calls import count_calls_day
+from hotline.figures.clean import clean_days, live_runs
 from hotline.figures.counting import (
     ASSIGNMENT_COUNTS,
     DEFAULT_RESPONSE_LIMIT,
@@ -39,6 +41,8 @@ from hotline.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
+__all__ = ["RollupWatch", "build_day", "build_due", "clean_days", "due_days", "live_runs"]
+
 ASSIGNMENT_GROUPS: tuple[GroupName, ...] = ("unit", "district", "street", "category")
 ORDER_GROUPS: tuple[GroupName, ...] = ("district", "street", "category")
 ROLLUP_CATEGORY_DEPTH = 3  # the finest key; depths 1 and 2 are its prefixes
@@ -54,30 +58,6 @@ _O_SUMS = ", ".join(f"count(*) FILTER (WHERE {name})" for name in ORDER_COUNTS)
 def rollup_key_sql(group: GroupName, category_depth: int) -> str:
     """The stored key narrowed to the asked grouping (a category key of depth 3 holds its prefixes)."""
     return f"left(key, {2 * category_depth})" if group == "category" else "key"
-
-
-async def clean_days(conn: asyncpg.Connection, period: Period) -> list[date]:
-    """The period's days whose rollup equals the base tables in this snapshot."""
-    rows = await conn.fetch(
-        "SELECT day FROM figures_rollup_days WHERE day BETWEEN $1 AND $2 AND built_changes = changes ORDER BY day",
-        period.first,
-        period.last,
-    )
-    return [r["day"] for r in rows]
-
-
-def live_runs(period: Period, clean: list[date]) -> Iterator[Period]:
-    """The maximal runs of the period's days that are not clean, each as a period of its own."""
-    done, start = set(clean), None
-    for day in period.each_day():
-        if day in done:
-            if start is not None:
-                yield Period(start, day - timedelta(days=1))
-                start = None
-        elif start is None:
-            start = day
-    if start is not None:
-        yield Period(start, period.last)
 
 
 async def build_day(conn: asyncpg.Connection, day: date) -> bool:
@@ -124,6 +104,7 @@ async def _count_day(conn: asyncpg.Connection, day: date) -> None:
     period = Period(day, day)
     await conn.execute("DELETE FROM figures_day_assignments WHERE day = $1", day)
     await conn.execute("DELETE FROM figures_day_orders WHERE day = $1", day)
+    await count_calls_day(conn, day)
     for name in ASSIGNMENT_GROUPS:
         g = grouping(name, ROLLUP_CATEGORY_DEPTH if name == "category" else 1)
         await conn.execute(
