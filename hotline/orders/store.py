@@ -18,6 +18,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from hotline.auth import Principal
+from hotline.orders import numbers
 from hotline.orders.assignment_states import OPEN, AssignmentStatus, check_move, param
 from hotline.orders.notify import push_payload
 
@@ -153,18 +154,21 @@ async def take_in(
     conn: asyncpg.Connection,
     row: Mapping[str, Any],
     *,
+    taken_at: datetime,
     principal: Principal,
     audit_payload: dict[str, Any],
     signature_bands: list[int],
 ) -> asyncpg.Record:
-    """A new order in one statement, one round trip: its ``work_orders`` row, its ``create``
-    audit event and its MinHash bands (``hotline.similar``: what repeat checks look up)."""
+    """A new order in one statement, one round trip: its number (the next of ``taken_at``'s day,
+    ``numbers.next_in_sql``), its ``work_orders`` row, its ``create`` audit event and its MinHash
+    bands (``hotline.similar``: what repeat checks look up)."""
     n = len(row)
     cols, values = ", ".join(row), ", ".join(f"${i + 1}" for i in range(n))
-    uid, unit, body, bands = (f"${n + k}" for k in range(1, 5))
+    uid, unit, body, bands, day, sequence = (f"${n + k}" for k in range(1, 7))
     return await conn.fetchrow(
         f"""WITH created AS (
-                INSERT INTO work_orders ({cols}) VALUES ({values}) RETURNING *
+                INSERT INTO work_orders (number, {cols}) VALUES ({numbers.next_in_sql(day, sequence)}, {values})
+                RETURNING *
             ), audited AS (
                 INSERT INTO audit_events (order_id, assignment_id, action, actor_user_id, actor_unit_id,
                                           from_status, to_status, payload)
@@ -175,6 +179,7 @@ async def take_in(
             )
             SELECT * FROM created""",
         *row.values(), principal.user_id, principal.unit_id, plain(audit_payload), signature_bands,
+        *numbers.draw_arguments(taken_at),
     )  # fmt: skip
 
 
