@@ -4,7 +4,6 @@ supervisors' query over it (``GET /api/audit/personal-data``)."""
 from __future__ import annotations
 
 import json
-
 from typing import Any
 
 import asyncpg
