@@ -123,10 +123,14 @@ class Deadlines:
         cal, dues = await self.dues(conn, order, start, TIMED_CLOCKS)
         return Planned(cal, start, dues)
 
-    async def arm(self, conn: asyncpg.Connection, planned: Planned, assignment: asyncpg.Record) -> None:
-        """Arm the warning and overdue timers of an assignment created with ``planned``'s deadlines."""
+    def timers(self, planned: Planned) -> list[tuple[str, str, datetime, datetime]]:
+        """The warning and overdue timers of an assignment created with ``planned``'s deadlines,
+        as (clock, kind, fire_at, due_at): written with the assignment (``store.new_assignment``)."""
+        rows = []
         for clock, (rule, due_at) in planned.dues.items():
-            await self._arm(conn, planned.calendar, assignment, clock, planned.start, due_at, rule.unit.working, 0)
+            warn_at = fraction_point(planned.calendar, planned.start, due_at, rule.unit.working, self.warning_share)
+            rows += [(clock.value, "warning", warn_at, due_at), (clock.value, "overdue", due_at, due_at)]
+        return rows
 
     async def _arm(
         self,

@@ -41,15 +41,26 @@ async def new_assignment(
     sign_due_at: datetime,
     reply_due_at: datetime,
     deadline_basis: dict[str, Any],
+    timers: Sequence[tuple[str, str, datetime, datetime]] = (),
 ) -> asyncpg.Record:
-    """A new assignment, dispatched, with its deadlines."""
+    """A new assignment, dispatched, with its deadlines and its timers armed ((clock, kind,
+    fire_at, due_at), generation 0; ``Deadlines.timers``), in one statement."""
+    clocks, kinds, fire_ats, due_ats = map(list, zip(*timers, strict=True)) if timers else ([], [], [], [])
     return await conn.fetchrow(
-        """INSERT INTO assignments (order_id, unit_id, parent_id, dispatcher_unit_id, dispatched_by, level, role,
-                                    route_note, dispatched_at, sign_due_at, reply_due_at, deadline_basis, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *""",
+        """WITH created AS (
+               INSERT INTO assignments (order_id, unit_id, parent_id, dispatcher_unit_id, dispatched_by, level, role,
+                                        route_note, dispatched_at, sign_due_at, reply_due_at, deadline_basis, status)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *
+           ), armed AS (
+               INSERT INTO deadline_timers (assignment_id, clock, kind, generation, order_id, unit_id, fire_at, due_at)
+               SELECT created.id, t.clock, t.kind, 0, created.order_id, created.unit_id, t.fire_at, t.due_at
+                 FROM created, unnest($14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[])
+                      AS t (clock, kind, fire_at, due_at)
+           )
+           SELECT * FROM created""",
         order_id, unit["id"], parent_id, dispatcher_unit_id, dispatched_by, unit["level"], role,
         plain(route_note), dispatched_at, sign_due_at, reply_due_at, deadline_basis,
-        AssignmentStatus.DISPATCHED.value,
+        AssignmentStatus.DISPATCHED.value, clocks, kinds, fire_ats, due_ats,
     )  # fmt: skip
 
 
