@@ -274,6 +274,8 @@ async def enqueue_batch(conn: asyncpg.Connection, messages: Iterable[tuple[str, 
 
 def plain(value: Any) -> Any:
     """JSON-safe copy of a payload (datetimes and URLs as strings)."""
+    if isinstance(value, str | int | float | bool) or value is None:  # the leaves, most of a payload, first
+        return value
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if isinstance(value, dict):
@@ -282,6 +284,4 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
     return str(value)
