@@ -6,6 +6,12 @@ The child process samples its own main thread (the event loop) for its whole lif
 pyinstrument's text report there when it is stopped, so the report says where a request's
 time went in the server: parsing, the pool, SQL round trips, JSON, logging. Without the
 variable the server runs as it always did. pyinstrument is in the ``bench`` extra.
+
+    HOTLINE_BENCH_PROFILE=cpu:/tmp/intake.txt .venv/bin/python benchmarks/intake.py --clients 32
+
+counts CPU time instead (cProfile on ``time.process_time``, the functions by their own CPU
+and by their callees'): on a shared, busy machine the process waits for a core so often that
+wall-time samples land on whatever frame happened to run when it got one back.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ def run_app(app: web.Application, port: int) -> None:
     if not target:
         web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
         return
+    if target.startswith("cpu:"):
+        _run_cpu_profiled(app, port, target.removeprefix("cpu:"))
+        return
     from pyinstrument import Profiler
 
     # async_mode disabled: the loop thread's wall time as a whole, every task's frames in one tree.
@@ -31,3 +40,20 @@ def run_app(app: web.Application, port: int) -> None:
         profiler.stop()
         with open(target, "w") as out:
             out.write(profiler.output_text(unicode=True, show_all=False))
+
+
+def _run_cpu_profiled(app: web.Application, port: int, target: str) -> None:
+    import cProfile
+    import pstats
+    import time
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    try:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    finally:
+        profiler.disable()
+        with open(target, "w") as out:
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(60)
+            stats.sort_stats("cumulative").print_stats(120)

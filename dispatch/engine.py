@@ -53,8 +53,10 @@ class RouteRequest:
     def of(cls, order: RouteRequest | Mapping[str, Any] | Any) -> RouteRequest:
         if isinstance(order, RouteRequest):
             return order
-        # asyncpg.Record has .get but is not a collections.abc.Mapping.
-        get = order.get if isinstance(order, Mapping | asyncpg.Record) else lambda k, d=None: getattr(order, k, d)
+        # asyncpg.Record has .get but is not a collections.abc.Mapping; a dict or a record is
+        # told apart before the slower ABC check.
+        mapped = isinstance(order, dict | asyncpg.Record) or isinstance(order, Mapping)
+        get = order.get if mapped else lambda k, d=None: getattr(order, k, d)
         return cls(
             category_code=get("category_code") or None,
             kind=get("kind") or None,
@@ -324,12 +326,22 @@ def _hub_above(snap: Snapshot, unit: Unit) -> Unit | None:
     return None
 
 
+# Decisions a Router keeps for the snapshot it holds (the oldest goes first).
+DECISIONS_KEPT = 1024
+
+
 class Router:
-    """Long-lived, shared by every request of a process; create with ``await Router.load(conn)``."""
+    """Long-lived, shared by every request of a process; create with ``await Router.load(conn)``.
+
+    ``decide`` is pure over a snapshot, so the decisions taken on the current snapshot are kept:
+    an order is routed at intake, again when the agent asks where it goes and again at its
+    dispatch, and each time it is the same question."""
 
     def __init__(self, snapshot: Snapshot):
         self._snapshot = snapshot
         self._lock = asyncio.Lock()
+        self._decided: dict[RouteRequest, Decision] = {}
+        self._decided_on = snapshot
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection) -> Router:
@@ -364,7 +376,16 @@ class Router:
         return False
 
     def route(self, order: RouteRequest | Mapping[str, Any] | Any) -> Decision:
-        return decide(self._snapshot, order)
+        req, snap = RouteRequest.of(order), self._snapshot
+        if self._decided_on is not snap:  # reloaded: what was decided on the old data no longer holds
+            self._decided, self._decided_on = {}, snap
+        decision = self._decided.get(req)
+        if decision is None:
+            decision = decide(snap, req)
+            if len(self._decided) >= DECISIONS_KEPT:
+                del self._decided[next(iter(self._decided))]
+            self._decided[req] = decision
+        return decision
 
     def resolve(self, address: str, context: str | None = None) -> Resolution:
         return self._snapshot.resolver.resolve(address, context)

@@ -31,8 +31,10 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
-# Publications under way (publish_soon); held so none is collected before it ran, awaited by drain().
-_pending: set[asyncio.Task[None]] = set()
+# Events handed to publish_soon and not yet sent, per client, in order: (channel, JSON text).
+_queued: dict[aioredis.Redis, list[tuple[str, str]]] = {}
+# The one task per client sending them; held so none is collected before it ran, awaited by drain().
+_senders: dict[aioredis.Redis, asyncio.Task[None]] = {}
 
 PREFIX = "hotline:"
 DEFAULT_INSTANCE = "default"
@@ -79,28 +81,44 @@ async def publish(redis: aioredis.Redis | None, name: str, event: dict[str, Any]
 
 
 def publish_soon(redis: aioredis.Redis | None, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Publish (channel name, event) pairs in the background, in order, in one pipelined round trip:
-    the caller's response never waits for Redis. A failure is logged with its channels, never
-    silent; a lost live event only delays a view (the database and the outbox are the durable path)."""
+    """Publish (channel name, event) pairs in the background, in order: the caller's response
+    never waits for Redis. One sender per client sends, in one pipelined round trip, everything
+    queued while its previous round trip was out, so under load many requests' events share one
+    (a task and a pipeline per request cost more than the publish itself). A failure is logged
+    with its channels, never silent; a lost live event only delays a view (the database and the
+    outbox are the durable path)."""
     if redis is None or not events:
         return
-    task = asyncio.get_running_loop().create_task(_publish_all(redis, list(events)), name="bus-publish")
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    texts: dict[int, str] = {}  # one encoding per event, however many channels it goes to
+    queue = _queued.setdefault(redis, [])
+    for name, event in events:
+        text = texts.get(id(event))
+        if text is None:
+            text = texts[id(event)] = json.dumps(event, ensure_ascii=False, default=str)
+        queue.append((channel(redis, name), text))
+    loop, sender = asyncio.get_running_loop(), _senders.get(redis)
+    # A sender left behind by a closed loop (tests run one per test) is replaced, not waited for.
+    if sender is None or sender.done() or sender.get_loop() is not loop:
+        _senders[redis] = loop.create_task(_send_queued(redis), name="bus-publish")
 
 
-async def _publish_all(redis: aioredis.Redis, events: list[tuple[str, dict[str, Any]]]) -> None:
+async def _send_queued(redis: aioredis.Redis) -> None:
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for name, event in events:
-                pipe.publish(channel(redis, name), json.dumps(event, ensure_ascii=False, default=str))
-            await pipe.execute()
-    except Exception:
-        log.warning(
-            "bus publish failed",
-            extra={"channels": [name for name, _ in events], "event_type": events[0][1].get("type")},
-            exc_info=True,
-        )
+        while batch := _queued.pop(redis, None):
+            try:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for name, text in batch:
+                        pipe.publish(name, text)
+                    await pipe.execute()
+            except Exception:
+                log.warning(
+                    "bus publish failed",
+                    extra={"channels": list(dict.fromkeys(name for name, _ in batch)), "events": len(batch)},
+                    exc_info=True,
+                )
+    finally:
+        if _senders.get(redis) is asyncio.current_task():
+            del _senders[redis]
 
 
 DRAIN_SECONDS = 5.0
@@ -108,5 +126,5 @@ DRAIN_SECONDS = 5.0
 
 async def drain() -> None:
     """Wait for background publications (at shutdown, before the client closes), a few seconds at most."""
-    if _pending:
-        await asyncio.wait(list(_pending), timeout=DRAIN_SECONDS)
+    if _senders:
+        await asyncio.wait(list(_senders.values()), timeout=DRAIN_SECONDS)

@@ -61,6 +61,13 @@ class BusinessCalendar:
     tz: ZoneInfo = SHANGHAI
     # Days a centre has set by hand (a new year's notice, a local holiday): True = working day.
     overrides: Mapping[date, bool] = field(default_factory=dict)
+    # Answers already worked out, per calendar: the package's lookup validates its argument on
+    # every call and a deadline walks several days, so every dispatch paid for it again. A
+    # calendar's days never change (new overrides make a new calendar: ``with_overrides``).
+    _workdays: dict[date, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _spans: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def with_overrides(self, overrides: Mapping[date, bool]) -> BusinessCalendar:
         return replace(self, overrides={**self.overrides, **overrides})
@@ -68,6 +75,12 @@ class BusinessCalendar:
     # ------------------------------------------------------------ days
 
     def is_workday(self, day: date) -> bool:
+        known = self._workdays.get(day)
+        if known is None:
+            known = self._workdays[day] = self._look_up(day)
+        return known
+
+    def _look_up(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
         try:
@@ -89,13 +102,14 @@ class BusinessCalendar:
         except NotImplementedError:
             return any(d.year == year for d in self.overrides)
 
-    def spans(self, day: date) -> list[tuple[datetime, datetime]]:
+    def spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working spans of ``day`` as aware datetimes; empty on a day off."""
-        if not self.is_workday(day):
-            return []
-        return [
-            (datetime.combine(day, start, self.tz), datetime.combine(day, end, self.tz)) for start, end in self.hours
-        ]
+        known = self._spans.get(day)
+        if known is None:
+            hours = self.hours if self.is_workday(day) else ()
+            known = tuple((datetime.combine(day, a, self.tz), datetime.combine(day, b, self.tz)) for a, b in hours)
+            self._spans[day] = known
+        return known
 
     def day_end(self, day: date) -> datetime:
         return datetime.combine(day, self.hours[-1][1], self.tz)

@@ -4,7 +4,9 @@ supervisors' query over it (``GET /api/audit/personal-data``)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from hotline import access_log
@@ -15,23 +17,42 @@ from hotline.api.middleware import PRINCIPAL, SUPERVISORS, Handler, require_role
 from hotline.api.schemas import Open
 
 routes = web.RouteTableDef()
+# What a handler already logged in its own transaction (``record_with``).
+RECORDED = web.RequestKey("access_recorded", list)
 
 
 @web.middleware
 async def record_access(request: web.Request, handler: Handler) -> web.StreamResponse:
     """After the handler: if the answer shows a caller's number or name unmasked, log the look
-    (a failure to log fails the request: an unaccountable look is not served)."""
+    (a failure to log fails the request: an unaccountable look is not served). A look the
+    handler logged with its own writes (``record_with``) is not logged twice; anything else the
+    answer shows still is."""
     response = await handler(request)
     who = request.get(PRINCIPAL)
     body = getattr(response, "body", None)
     if who is None or response.status >= 300 or not isinstance(body, bytes) or b'"caller_' not in body:
         return response
     seen = access_log.merged(access_log.shown(json.loads(body)))
-    if seen:
-        route = request.match_info.route.resource.canonical if request.match_info.route.resource else request.path
+    if seen and seen != request.get(RECORDED):
         async with request.app[POOL].acquire() as conn:
-            await access_log.record(conn, who, request.method, route, seen)
+            await access_log.record(conn, who, request.method, _route(request), seen)
     return response
+
+
+async def record_with(request: web.Request, conn: asyncpg.Connection, answer: Any) -> None:
+    """Log the look ``answer`` gives on ``conn``, inside the transaction that makes it (an order
+    taken in, an action): the row commits with the change, with no connection and commit of its
+    own after it. The middleware still reads the answer sent, and logs it as before if it differs."""
+    who = request.get(PRINCIPAL)
+    seen = access_log.merged(access_log.shown(answer))
+    if who is None or not seen:
+        return
+    await access_log.record(conn, who, request.method, _route(request), seen)
+    request[RECORDED] = seen
+
+
+def _route(request: web.Request) -> str:
+    return request.match_info.route.resource.canonical if request.match_info.route.resource else request.path
 
 
 @routes.get("/api/audit/personal-data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hotline import audience
-from hotline.api import idempotent
+from hotline.api import access, idempotent
 from hotline.api import schemas as s
 from hotline.api.body import json_object, parse_query, path_id
 from hotline.api.contract import Variant, operation, respond
@@ -37,7 +37,9 @@ async def new_order(request: web.Request, data: NewOrder, call_id: int | None = 
 
     async def work(conn) -> idempotent.Created:
         order = await actions.insert_order(conn, services, p, data, call_id)
-        return idempotent.Created(201, order_view(order, p), lambda: actions.order_created(services, order, p))
+        view = order_view(order, p)
+        await access.record_with(request, conn, view)  # the agent's look at the caller, in the intake's commit
+        return idempotent.Created(201, view, lambda: actions.order_created(services, order, p))
 
     return work
 
@@ -88,6 +90,7 @@ async def act(request: web.Request) -> web.Response:
         request.app[METRICS].order_actions.labels(action.value).inc()
         who = await queries.order_audience(conn, p, order_id) or audience.Audience.FORMER
         view = audience.order_view(updated, who)
+        await access.record_with(request, conn, view)
         return idempotent.Created(200, view, lambda: actions.publish_change(services, updated, change))
 
     return await idempotent.once(request, body, work)

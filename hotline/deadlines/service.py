@@ -2,8 +2,11 @@
 
 Every function runs on the caller's connection, inside the action's transaction, so a
 deadline is never out of step with the state that set it. The active preset's rules and
-the calendar overrides are read in that transaction too: an admin's edit applies to the
-next dispatch in every process, with no cache to go stale.
+the calendar overrides are checked in that transaction too: an admin's edit applies to the
+next dispatch in every process. What the process read is kept under the policy's token
+(``deadline_generation``, sql/032, changed by every edit), so while nothing changes an action
+reads one row instead of the rules and the overrides, and counts on the same calendar (which
+remembers the days it has looked up).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -48,21 +52,49 @@ class Planned:
         return {clock.value: rule.basis() for clock, (rule, _) in self.dues.items()}
 
 
+@dataclass(frozen=True)
+class _Policy:
+    """The policy as read under one token, on top of one base calendar."""
+
+    token: UUID
+    base: BusinessCalendar
+    rules: tuple[Rule, ...]
+    calendar: BusinessCalendar
+
+
 @dataclass
 class Deadlines:
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     warning_share: float = WARNING_SHARE
+    _policy: _Policy | None = field(default=None, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------ reading policy
 
-    async def rules(self, conn: asyncpg.Connection) -> list[Rule]:
+    async def policy(self, conn: asyncpg.Connection) -> tuple[tuple[Rule, ...], BusinessCalendar]:
+        """The active preset's rules and the calendar with its overrides, as ``conn`` sees them now."""
+        # The token first: a change committed between the reads leaves the rules newer than the
+        # token kept with them, and the next read of the token reloads; never the other way round.
+        token = await conn.fetchval("SELECT token FROM deadline_generation")
+        kept = self._policy
+        if kept is None or kept.token != token or kept.base is not self.calendar:
+            kept = _Policy(token, self.calendar, await self._read_rules(conn), await self._read_calendar(conn))
+            self._policy = kept
+        return kept.rules, kept.calendar
+
+    async def rules(self, conn: asyncpg.Connection) -> tuple[Rule, ...]:
+        return (await self.policy(conn))[0]
+
+    async def calendar_for(self, conn: asyncpg.Connection) -> BusinessCalendar:
+        return (await self.policy(conn))[1]
+
+    async def _read_rules(self, conn: asyncpg.Connection) -> tuple[Rule, ...]:
         rows = await conn.fetch(
             """SELECT r.* FROM deadline_rules r JOIN deadline_presets p ON p.name = r.preset
                WHERE p.active ORDER BY r.id"""
         )
-        return [Rule.from_row(r) for r in rows]
+        return tuple(Rule.from_row(r) for r in rows)
 
-    async def calendar_for(self, conn: asyncpg.Connection) -> BusinessCalendar:
+    async def _read_calendar(self, conn: asyncpg.Connection) -> BusinessCalendar:
         rows = await conn.fetch("SELECT day, workday FROM calendar_overrides")
         if not rows:
             return self.calendar
@@ -77,7 +109,7 @@ class Deadlines:
     ) -> tuple[BusinessCalendar, dict[Clock, tuple[Rule, datetime]]]:
         """For an order (anything with kind, category_code and urgency) and a start, each clock's
         rule and due time under the active preset, and the calendar they were counted on."""
-        rules, cal = await self.rules(conn), await self.calendar_for(conn)
+        rules, cal = await self.policy(conn)
         out = {}
         for clock in clocks:
             rule = pick(rules, clock, order["kind"], order["category_code"], order["urgency"])
@@ -91,10 +123,14 @@ class Deadlines:
         cal, dues = await self.dues(conn, order, start, TIMED_CLOCKS)
         return Planned(cal, start, dues)
 
-    async def arm(self, conn: asyncpg.Connection, planned: Planned, assignment: asyncpg.Record) -> None:
-        """Arm the warning and overdue timers of an assignment created with ``planned``'s deadlines."""
+    def timers(self, planned: Planned) -> list[tuple[str, str, datetime, datetime]]:
+        """The warning and overdue timers of an assignment created with ``planned``'s deadlines,
+        as (clock, kind, fire_at, due_at): written with the assignment (``store.new_assignment``)."""
+        rows = []
         for clock, (rule, due_at) in planned.dues.items():
-            await self._arm(conn, planned.calendar, assignment, clock, planned.start, due_at, rule.unit.working, 0)
+            warn_at = fraction_point(planned.calendar, planned.start, due_at, rule.unit.working, self.warning_share)
+            rows += [(clock.value, "warning", warn_at, due_at), (clock.value, "overdue", due_at, due_at)]
+        return rows
 
     async def _arm(
         self,

@@ -95,26 +95,31 @@ async def insert_order(
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     # The time of intake comes from the services' clock, as every action's does (not the server's now()).
     now = services.clock()
-    number = await numbers.draw(conn, now)
     located = await place.at_intake(conn, services.router, data)  # from the text alone: no row needed yet
     # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
     body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
     row = {
-        "number": number, "kind": data.kind, "category_code": data.category_code, "title": data.title,
+        "kind": data.kind, "category_code": data.category_code, "title": data.title,
         "content": data.content, "address": data.address, "division_code": data.division_code,
         "urgency": data.urgency, "caller_number": data.caller_number, "caller_name": data.caller_name,
         "anonymous": data.anonymous, "contact_allowed": data.contact_allowed, "channel": data.channel,
         "call_linkedid": data.call_linkedid, "status": Status.RECEIVED.value, "created_by": principal.user_id,
         "call_id": call_id, "created_at": now, "updated_at": now,
     }  # fmt: skip
+    # The place goes into the insert unless it replaces a division the agent typed: that one is
+    # inserted first, so an unknown code is still refused, and the place written after it.
+    later = located if located is not None and data.division_code not in (None, located.code) else None
+    if located is not None and later is None:
+        row |= located.columns()
     bands = minhash.bands(chinese.token_set(data.content))
     try:
-        order = await store.take_in(conn, row, principal=principal, audit_payload=body, signature_bands=bands)
+        order = await store.take_in(
+            conn, row, taken_at=now, principal=principal, audit_payload=body, signature_bands=bands
+        )
     except asyncpg.ForeignKeyViolationError as exc:
         raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
-    if located is not None:
-        # Written after the insert (not in it), so an unknown division_code the agent typed is still refused.
-        order = await place.record(conn, order["id"], located)
+    if later is not None:
+        order = await place.record(conn, order["id"], later)
     await sms_notices.on_intake(conn, services, order, services.clock())
     return order
 

@@ -117,16 +117,15 @@ async def _new_assignment(
     dispatcher_unit_id: int | None,
     route_note: dict[str, Any],
 ) -> asyncpg.Record:
-    """A new assignment for ``unit``, written with its deadlines, its timers armed."""
+    """A new assignment for ``unit``, written with its deadlines, its timers armed (one statement)."""
     deadlines = change.services.deadlines
     planned = await deadlines.for_dispatch(conn, change.order, change.now)
-    a = await store.new_assignment(
+    return await store.new_assignment(
         conn, change.order["id"], unit, role=role, parent_id=parent_id, dispatcher_unit_id=dispatcher_unit_id,
         dispatched_by=change.principal.user_id, route_note=route_note, dispatched_at=change.now,
         sign_due_at=planned.sign_due_at, reply_due_at=planned.reply_due_at, deadline_basis=planned.basis,
+        timers=deadlines.timers(planned),
     )  # fmt: skip
-    await deadlines.arm(conn, planned, a)
-    return a
 
 
 def _dispatched_payload(change: Change, a: asyncpg.Record, topic: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Order numbers ``YYYYMMDD-NNNNNN``: one PostgreSQL sequence per Asia/Shanghai day.
 
-Drawing a number is one ``nextval`` inside the intake's transaction: sequences are not
+Drawing a number is one ``nextval`` inside the intake's transaction (inside its INSERT:
+``next_in_sql``, so it costs no round trip of its own): sequences are not
 transactional, so concurrent intakes never wait on each other (a counter row would hold
 every intake of the day until its COMMIT). The day's sequence, and the next day's, are
 created ahead by ``prepare`` before the intake's transaction opens (once per process and
@@ -62,3 +63,15 @@ async def draw(conn: asyncpg.Connection, taken_at: datetime) -> str:
     day = day_of(taken_at)
     seq = await conn.fetchval("SELECT nextval($1::regclass)", sequence_name(day))
     return f"{day:%Y%m%d}-{seq:06d}"
+
+
+def next_in_sql(day_param: str, sequence_param: str) -> str:
+    """``draw`` as an SQL expression, for the statement that inserts the order: ``day_param``
+    holds ``draw_arguments``' day, ``sequence_param`` its sequence (same number, same format)."""
+    return f"{day_param}::text || '-' || lpad(nextval({sequence_param}::regclass)::text, 6, '0')"
+
+
+def draw_arguments(taken_at: datetime) -> tuple[str, str]:
+    """The parameters of ``next_in_sql`` for ``taken_at``: the day as YYYYMMDD and its sequence."""
+    day = day_of(taken_at)
+    return f"{day:%Y%m%d}", sequence_name(day)

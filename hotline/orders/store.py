@@ -18,6 +18,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from hotline.auth import Principal
+from hotline.orders import numbers
 from hotline.orders.assignment_states import OPEN, AssignmentStatus, check_move, param
 from hotline.orders.notify import push_payload
 
@@ -40,15 +41,26 @@ async def new_assignment(
     sign_due_at: datetime,
     reply_due_at: datetime,
     deadline_basis: dict[str, Any],
+    timers: Sequence[tuple[str, str, datetime, datetime]] = (),
 ) -> asyncpg.Record:
-    """A new assignment, dispatched, with its deadlines."""
+    """A new assignment, dispatched, with its deadlines and its timers armed ((clock, kind,
+    fire_at, due_at), generation 0; ``Deadlines.timers``), in one statement."""
+    clocks, kinds, fire_ats, due_ats = map(list, zip(*timers, strict=True)) if timers else ([], [], [], [])
     return await conn.fetchrow(
-        """INSERT INTO assignments (order_id, unit_id, parent_id, dispatcher_unit_id, dispatched_by, level, role,
-                                    route_note, dispatched_at, sign_due_at, reply_due_at, deadline_basis, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *""",
+        """WITH created AS (
+               INSERT INTO assignments (order_id, unit_id, parent_id, dispatcher_unit_id, dispatched_by, level, role,
+                                        route_note, dispatched_at, sign_due_at, reply_due_at, deadline_basis, status)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *
+           ), armed AS (
+               INSERT INTO deadline_timers (assignment_id, clock, kind, generation, order_id, unit_id, fire_at, due_at)
+               SELECT created.id, t.clock, t.kind, 0, created.order_id, created.unit_id, t.fire_at, t.due_at
+                 FROM created, unnest($14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[])
+                      AS t (clock, kind, fire_at, due_at)
+           )
+           SELECT * FROM created""",
         order_id, unit["id"], parent_id, dispatcher_unit_id, dispatched_by, unit["level"], role,
         plain(route_note), dispatched_at, sign_due_at, reply_due_at, deadline_basis,
-        AssignmentStatus.DISPATCHED.value,
+        AssignmentStatus.DISPATCHED.value, clocks, kinds, fire_ats, due_ats,
     )  # fmt: skip
 
 
@@ -153,18 +165,21 @@ async def take_in(
     conn: asyncpg.Connection,
     row: Mapping[str, Any],
     *,
+    taken_at: datetime,
     principal: Principal,
     audit_payload: dict[str, Any],
     signature_bands: list[int],
 ) -> asyncpg.Record:
-    """A new order in one statement, one round trip: its ``work_orders`` row, its ``create``
-    audit event and its MinHash bands (``hotline.similar``: what repeat checks look up)."""
+    """A new order in one statement, one round trip: its number (the next of ``taken_at``'s day,
+    ``numbers.next_in_sql``), its ``work_orders`` row, its ``create`` audit event and its MinHash
+    bands (``hotline.similar``: what repeat checks look up)."""
     n = len(row)
     cols, values = ", ".join(row), ", ".join(f"${i + 1}" for i in range(n))
-    uid, unit, body, bands = (f"${n + k}" for k in range(1, 5))
+    uid, unit, body, bands, day, sequence = (f"${n + k}" for k in range(1, 7))
     return await conn.fetchrow(
         f"""WITH created AS (
-                INSERT INTO work_orders ({cols}) VALUES ({values}) RETURNING *
+                INSERT INTO work_orders (number, {cols}) VALUES ({numbers.next_in_sql(day, sequence)}, {values})
+                RETURNING *
             ), audited AS (
                 INSERT INTO audit_events (order_id, assignment_id, action, actor_user_id, actor_unit_id,
                                           from_status, to_status, payload)
@@ -175,6 +190,7 @@ async def take_in(
             )
             SELECT * FROM created""",
         *row.values(), principal.user_id, principal.unit_id, plain(audit_payload), signature_bands,
+        *numbers.draw_arguments(taken_at),
     )  # fmt: skip
 
 
@@ -258,6 +274,8 @@ async def enqueue_batch(conn: asyncpg.Connection, messages: Iterable[tuple[str, 
 
 def plain(value: Any) -> Any:
     """JSON-safe copy of a payload (datetimes and URLs as strings)."""
+    if isinstance(value, str | int | float | bool) or value is None:  # the leaves, most of a payload, first
+        return value
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if isinstance(value, dict):
@@ -266,6 +284,4 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
     return str(value)

@@ -40,12 +40,15 @@ async def queue(
 ) -> bool:
     """One notice for ``order``'s caller; False when none is queued (no mobile, opted out, already queued)."""
     phone = mobile(order["caller_number"])
-    if phone is None or await conn.fetchval("SELECT 1 FROM sms_opt_outs WHERE phone = $1", phone):
+    if phone is None:
         return False
     urgent = order["urgency"] != "normal"
+    # The opt-out is checked in the insert itself: one round trip, and no window between the two.
     status = await conn.execute(
         """INSERT INTO sms_messages (order_id, kind, event_key, phone, body, urgent, next_attempt_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id, kind, event_key) DO NOTHING""",
+           SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::timestamptz
+            WHERE NOT EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4)
+           ON CONFLICT (order_id, kind, event_key) DO NOTHING""",
         order["id"], kind, event_key, phone, body, urgent, send_at(now, urgent, tz),
     )  # fmt: skip
     return status.endswith(" 1")
