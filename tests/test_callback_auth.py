@@ -114,7 +114,7 @@ async def test_a_replayed_nonce_is_refused_even_with_a_valid_signature(env: Env)
     assert first.status == 200
     again = await env.client.get("/api/units/me", nonce=nonce)
     assert assert_error(again, 401, "signature_rejected")["details"]["reason"] == "nonce_reused"
-    # The nonce is shared through Redis: a second server process refuses it as well.
+    # The nonce is claimed in PostgreSQL: a second server process refuses it as well.
     async with callback_server(env.database_url, env.redis_url) as other_base:
         other = SignedClient(env.session, other_base, env.cgj.key_id, env.cgj.secret)
         r = await other.get("/api/units/me", nonce=nonce)
@@ -148,6 +148,24 @@ async def test_rotation_keeps_two_keys_active_and_revokes_the_oldest(env: Env) -
         "SELECT key_id FROM unit_keys WHERE unit_id = $1 AND revoked_at IS NULL", env.cgj.unit_id
     )
     assert {r["key_id"] for r in active} == {second.key_id, third.key_id}
+
+
+async def test_a_key_verified_before_is_still_checked_as_stored_on_every_request(env: Env) -> None:
+    """The process keeps a verified key's secret; the key's and its unit's state are read every time."""
+    assert (await env.client.get("/api/units/me")).status == 200
+    wrong = "w" * 43
+    r = await env.client.get("/api/units/me", secret=wrong)
+    assert assert_error(r, 401, "signature_rejected")["details"]["reason"] == "bad_signature"
+    await env.pool.execute("UPDATE units SET active = false WHERE id = $1", env.cgj.unit_id)
+    r = await env.client.get("/api/units/me")
+    assert assert_error(r, 401, "signature_rejected")["details"]["reason"] == "revoked_key"
+    assert "inactive" in r.body["error"]["message"]
+    r = await env.client.get("/api/units/me", secret=wrong)  # the key's state is checked before the signature
+    assert assert_error(r, 401, "signature_rejected")["details"]["reason"] == "revoked_key"
+    await env.pool.execute("UPDATE units SET active = true WHERE id = $1", env.cgj.unit_id)
+    assert (await env.client.get("/api/units/me")).status == 200
+    claimed = await env.pool.fetchval("SELECT count(*) FROM signed_nonces WHERE key_id = $1", env.cgj.key_id)
+    assert claimed == 2  # the two accepted requests: a refused one claims no nonce
 
 
 async def test_a_key_of_one_unit_never_signs_for_another(env: Env) -> None:

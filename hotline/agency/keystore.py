@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -131,18 +131,9 @@ async def lookup(conn: asyncpg.Connection, key_id: str, box: SecretBox = CLEAR) 
     )  # fmt: skip
 
 
+# A key's last use is recorded at most once a minute (a hot key must not become a hot row); the
+# signed-request check writes it in the statement that claims the nonce (hotline.api.agency_auth).
 TOUCH_EVERY = timedelta(minutes=1)
-
-
-async def touch(conn: asyncpg.Connection, key: UnitKey) -> None:
-    """Record use, at most once a minute per key (a hot key must not become a hot row)."""
-    if key.last_used_at is not None and datetime.now(UTC) - key.last_used_at < TOUCH_EVERY:
-        return
-    await conn.execute(
-        """UPDATE unit_keys SET last_used_at = now()
-           WHERE key_id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')""",
-        key.key_id,
-    )
 
 
 async def signing_key(conn: asyncpg.Connection, unit_id: int, box: SecretBox = CLEAR) -> tuple[str, str] | None:

@@ -7,11 +7,16 @@ callback API (``/api/units/me``); bearer tokens keep working there too.
 
 Checks, cheapest first: headers present and well formed, timestamp within five minutes,
 key known and active, signature (constant-time compare; it covers the Idempotency-Key and
-Content-Type too), then the nonce: claimed in Redis with SET NX (the fast path every
-process shares) and recorded in PostgreSQL (``signed_nonces``) for the timestamp window,
-so a replay is refused even after Redis restarted empty or while it is down. Each refusal
-is a 401 whose ``details.reason`` names the check (``stale_timestamp``, ``nonce_reused``,
-...). If PostgreSQL cannot record the nonce, the request fails rather than risk a replay.
+Content-Type too), then the nonce: claimed in PostgreSQL (``signed_nonces``) for the
+timestamp window, so every process refuses a replay, whether Redis is up, down or restarted
+empty. Each refusal is a 401 whose ``details.reason`` names the check (``stale_timestamp``,
+``nonce_reused``, ...). If PostgreSQL cannot record the nonce, the request fails rather
+than risk a replay.
+
+A request from a key the process has verified before costs one round trip: its secret is
+kept (a key's secret never changes), and the key's state, the nonce's claim and the key's
+last use are one statement; a signature the kept secret does not make is checked again on
+the key as stored, so each refusal names the same reason as before the secret was kept.
 """
 
 from __future__ import annotations
@@ -20,19 +25,18 @@ import logging
 from datetime import timedelta
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from adapters.webhook import signing
-from hotline import bus
 from hotline.agency import keystore
 from hotline.api import schemas as s
 from hotline.api.body import path_id
 from hotline.api.contract import operation, respond
-from hotline.api.keys import POOL, REDIS, SECRETS
+from hotline.api.keys import POOL, SECRETS
 from hotline.api.middleware import ADMINS, require_role
 from hotline.auth import Principal
 from hotline.errors import NotFound, Unauthenticated
+from hotline.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -69,41 +73,106 @@ async def verify(request: web.Request) -> Principal:
         parts = signing.read_headers(request.headers)
         body = await request.read()
         async with request.app[POOL].acquire() as conn:
-            key = await keystore.lookup(conn, parts.key_id, request.app[SECRETS])
-            if key is None:
-                raise signing.SignatureRefused(signing.Refusal.UNKNOWN_KEY, "unknown key", {"key_id": parts.key_id})
-            if key.revoked_at is not None or not key.unit_active:
-                what = "key revoked" if key.revoked_at is not None else "the key's unit is inactive"
-                raise signing.SignatureRefused(signing.Refusal.REVOKED_KEY, what, {"key_id": parts.key_id})
-            signing.check_signature([key.secret], parts, request.method, request.raw_path, body)
-            await claim_nonce(request, conn, parts)
-            await keystore.touch(conn, key)
+            if not _signed_with_kept_secret(parts, request.method, request.raw_path, body):
+                # A key this process has not verified yet, or a signature its secret does not make:
+                # the checks in their documented order, on the key as stored.
+                await _check_stored_key(conn, parts, request.method, request.raw_path, body, request.app[SECRETS])
+            key = await _use_key(conn, parts)
     except signing.SignatureRefused as exc:
         log.warning(
             "signed request refused",
             extra={"reason": exc.reason.value, "path": request.path, "key_id": request.headers.get(signing.KEY_HEADER)},
         )
         raise SignatureRejected(exc.message, {"reason": exc.reason.value, **exc.details}) from None
-    request[SIGNED_KEY] = key.key_id
-    return Principal(None, f"unit:{key.unit_code}", "handler", key.unit_id, key.unit_name)
+    request[SIGNED_KEY] = parts.key_id
+    return Principal(None, f"unit:{key['code']}", "handler", key["unit_id"], key["name"])
+
+
+# A key's secret never changes (rotating issues a new key id), so a process keeps the secrets of
+# the keys it has verified: a known key's signature is checked without reading the key, and what
+# can change (revoked, the unit deactivated or renamed) is read in the nonce's statement.
+_KEPT_SECRETS: dict[str, str] = {}
+KEPT_SECRETS_MAX = 10_000
+
+
+def _signed_with_kept_secret(parts: signing.SignedParts, method: str, path_qs: str, body: bytes) -> bool:
+    secret = _KEPT_SECRETS.get(parts.key_id)
+    if secret is None:
+        return False
+    try:
+        signing.check_signature([secret], parts, method, path_qs, body)
+    except signing.SignatureRefused:
+        return False
+    return True
+
+
+async def _check_stored_key(
+    conn: asyncpg.Connection, parts: signing.SignedParts, method: str, path_qs: str, body: bytes, box: SecretBox
+) -> None:
+    key = await keystore.lookup(conn, parts.key_id, box)
+    if key is None:
+        raise signing.SignatureRefused(signing.Refusal.UNKNOWN_KEY, "unknown key", {"key_id": parts.key_id})
+    if key.revoked_at is not None or not key.unit_active:
+        raise _revoked(parts, key.revoked_at is not None)
+    signing.check_signature([key.secret], parts, method, path_qs, body)
+    if len(_KEPT_SECRETS) >= KEPT_SECRETS_MAX:
+        _KEPT_SECRETS.pop(next(iter(_KEPT_SECRETS)))  # the longest kept
+    _KEPT_SECRETS[key.key_id] = key.secret
+
+
+def _revoked(parts: signing.SignedParts, revoked: bool) -> signing.SignatureRefused:
+    what = "key revoked" if revoked else "the key's unit is inactive"
+    return signing.SignatureRefused(signing.Refusal.REVOKED_KEY, what, {"key_id": parts.key_id})
+
+
+# The key and its unit as they are now, the nonce's durable claim (only for a usable key) and the
+# key's last use (at most once a minute: a hot key must not become a hot row), in one round trip.
+# Nonces older than the window are forgotten as the key signs on; the DELETE spares this nonce
+# (one statement may not touch a row twice), and a nonce seen only outside the window is claimed afresh.
+_USE_KEY = """
+    WITH k AS (
+        SELECT k.unit_id, k.revoked_at, u.code, u.name, u.active
+        FROM unit_keys k JOIN units u ON u.id = k.unit_id WHERE k.key_id = $1
+    ), forgotten AS (
+        DELETE FROM signed_nonces WHERE key_id = $1 AND seen_at < now() - $3::interval AND nonce <> $2
+    ), claimed AS (
+        INSERT INTO signed_nonces (key_id, nonce, seen_at)
+        SELECT $1, $2, now() FROM k WHERE k.revoked_at IS NULL AND k.active
+        ON CONFLICT (key_id, nonce) DO UPDATE SET seen_at = now() WHERE signed_nonces.seen_at < now() - $3::interval
+        RETURNING true
+    ), touched AS (
+        UPDATE unit_keys SET last_used_at = now()
+        WHERE key_id = $1 AND (last_used_at IS NULL OR last_used_at < now() - $4::interval)
+          AND EXISTS (SELECT 1 FROM claimed)
+    )
+    SELECT k.*, EXISTS (SELECT 1 FROM claimed) AS claimed FROM k"""
+
+
+async def _use_key(conn: asyncpg.Connection, parts: signing.SignedParts) -> asyncpg.Record:
+    """The key's unit, once its nonce is claimed; refused when the key went or the nonce was seen."""
+    ttl = timedelta(seconds=signing.NONCE_TTL_SECONDS)
+    key = await conn.fetchrow(_USE_KEY, parts.key_id, parts.nonce, ttl, keystore.TOUCH_EVERY)
+    if key is None:
+        _KEPT_SECRETS.pop(parts.key_id, None)
+        raise signing.SignatureRefused(signing.Refusal.UNKNOWN_KEY, "unknown key", {"key_id": parts.key_id})
+    if key["revoked_at"] is not None or not key["active"]:
+        _KEPT_SECRETS.pop(parts.key_id, None)
+        raise _revoked(parts, key["revoked_at"] is not None)
+    if not key["claimed"]:
+        raise _replayed(parts)
+    return key
+
+
+def _replayed(parts: signing.SignedParts) -> signing.SignatureRefused:
+    return signing.SignatureRefused(
+        signing.Refusal.REPLAYED, "nonce already used; sign every request with a new nonce", {"nonce": parts.nonce}
+    )
 
 
 async def claim_nonce(request: web.Request, conn: asyncpg.Connection, parts: signing.SignedParts) -> None:
-    """Refuse a nonce seen before (Redis fast path, PostgreSQL durable claim); the intake API uses it too."""
-    if not await _claim_in_redis(request.app[REDIS], parts) or not await _claim_in_postgres(conn, parts):
-        raise signing.SignatureRefused(
-            signing.Refusal.REPLAYED, "nonce already used; sign every request with a new nonce", {"nonce": parts.nonce}
-        )
-
-
-async def _claim_in_redis(redis: aioredis.Redis, parts: signing.SignedParts) -> bool:
-    """False when Redis has seen the nonce; True when it is new or Redis cannot say (PostgreSQL decides)."""
-    try:
-        name = bus.key(redis, f"nonce:{parts.key_id}:{parts.nonce}")
-        return bool(await redis.set(name, "1", nx=True, ex=signing.NONCE_TTL_SECONDS))
-    except aioredis.RedisError as exc:
-        log.warning("nonce fast path unavailable", extra={"key_id": parts.key_id, "error": type(exc).__name__})
-        return True
+    """Refuse a nonce seen before (the durable claim in PostgreSQL); the intake API uses it."""
+    if not await _claim_in_postgres(conn, parts):
+        raise _replayed(parts)
 
 
 async def _claim_in_postgres(conn: asyncpg.Connection, parts: signing.SignedParts) -> bool:
