@@ -64,16 +64,30 @@ def merged(seen: Iterator[Seen]) -> list[Seen]:
     return [Seen(o, c, tuple(f for f in IDENTITY_FIELDS if f in fs)) for (o, c), fs in by.items()]
 
 
+def insert(first: int) -> str:
+    """The INSERT of ``record``, its parameters numbered from ``$first`` (so a caller can make it
+    part of a statement of its own: one round trip for both)."""
+    n = [f"${first + i}" for i in range(8)]
+    return f"""INSERT INTO personal_data_access (user_id, unit_id, username, order_id, call_id, fields, method, route)
+           SELECT {n[0]}::bigint, {n[1]}::bigint, {n[2]}::text, s.order_id, s.call_id, string_to_array(s.fields, ','),
+                  {n[3]}::text, {n[4]}::text
+           FROM unnest({n[5]}::bigint[], {n[6]}::bigint[], {n[7]}::text[]) AS s (order_id, call_id, fields)"""
+
+
+def insert_args(principal: Principal, method: str, route: str, seen: list[Seen]) -> list[Any]:
+    return [
+        principal.user_id, principal.unit_id, principal.username, method, route,
+        [s.order_id for s in seen], [s.call_id for s in seen], [",".join(s.fields) for s in seen],
+    ]  # fmt: skip
+
+
+_INSERT = insert(1)
+
+
 async def record(conn: asyncpg.Connection, principal: Principal, method: str, route: str, seen: list[Seen]) -> None:
     if not seen:
         return
-    await conn.execute(
-        """INSERT INTO personal_data_access (user_id, unit_id, username, order_id, call_id, fields, method, route)
-           SELECT $1, $2, $3, s.order_id, s.call_id, string_to_array(s.fields, ','), $4, $5
-           FROM unnest($6::bigint[], $7::bigint[], $8::text[]) AS s (order_id, call_id, fields)""",
-        principal.user_id, principal.unit_id, principal.username, method, route,
-        [s.order_id for s in seen], [s.call_id for s in seen], [",".join(s.fields) for s in seen],
-    )  # fmt: skip
+    await conn.execute(_INSERT, *insert_args(principal, method, route, seen))
 
 
 class AccessQuery(BaseModel):

@@ -149,6 +149,34 @@ async def test_a_failed_call_stores_nothing_so_its_key_can_be_retried(env: Env) 
     assert later.status == 200 and later.body["status"] == "replied"
 
 
+LOOKS = """SELECT unit_id, user_id, username, fields, method, route FROM personal_data_access
+           WHERE order_id = $1 ORDER BY id"""
+ACT_ROUTE = "/api/units/me/assignments/{assignment_id}/{operation}"
+
+
+async def test_a_callback_showing_the_caller_logs_the_look_once_and_a_replay_again(env: Env) -> None:
+    oid, aid = await dispatched(env.pool, contact_allowed=True)
+    cgj, unit = env.signed("city.cgj"), env.keys["city.cgj"].unit_id
+    first = await cgj.post(f"{A}/{aid}/sign", idempotency_key="look-1")
+    assert first.status == 200 and first.body["order"]["caller_number"] == "13912341234"
+    look = {"unit_id": unit, "user_id": None, "username": "unit:city.cgj", "fields": ["caller_number", "caller_name"],
+            "method": "POST", "route": ACT_ROUTE}  # fmt: skip
+    assert [dict(r) for r in await env.pool.fetch(LOOKS, oid)] == [look]
+    again = await cgj.post(f"{A}/{aid}/sign", idempotency_key="look-1")  # the stored answer, shown once more
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.body == first.body
+    assert [dict(r) for r in await env.pool.fetch(LOOKS, oid)] == [look, look]
+    refused = await cgj.post(f"{A}/{aid}/sign", idempotency_key="look-2")  # already signed: nothing shown
+    assert_error(refused, 409, "invalid_transition")
+    handler = await Client(env.session, env.base).login("cgj")
+    status, body = await handler.request("POST", f"{A}/{aid}/notes", json={"note": "已联系"})  # no key: still logged
+    assert status == 200 and body["order"]["caller_name"] == "张三"
+    rows = await env.pool.fetch(LOOKS, oid)
+    assert len(rows) == 3 and rows[-1]["username"] == "cgj" and rows[-1]["user_id"] is not None
+    masked_oid, masked = await dispatched(env.pool)
+    assert (await cgj.post(f"{A}/{masked}/sign")).body["order"]["caller_number"] == "139****1234"
+    assert await env.pool.fetch(LOOKS, masked_oid) == []
+
+
 async def test_listing_filters_and_keyset_pages_by_last_change(env: Env) -> None:
     made = [(await dispatched(env.pool))[1] for _ in range(5)]
     other_unit = (await dispatched(env.pool, "city.zjj"))[1]

@@ -14,15 +14,17 @@ assignment; the dispatcher's (review, extension decision) by the unit that dispa
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import asyncpg
 
+from hotline import access_log
 from hotline.agency import idempotency
-from hotline.agency.assignments import assignment_view, require_unit, visible_assignment
+from hotline.agency.assignments import VISIBLE_UNITS, assignment_view, require_unit, visible_assignment
 from hotline.auth import Principal
+from hotline.errors import NotFound
 from hotline.orders import actions
 from hotline.orders import models as m
 from hotline.orders.states import Action
@@ -70,6 +72,25 @@ class Outcome:
     status: int
     body: Any
     replayed: bool = False
+    # The looks at unmasked personal data in ``body`` logged in the action's own commit.
+    looks: list[access_log.Seen] = field(default_factory=list)
+
+
+# The idempotency key's claim ($2 NULL: none sent), the assignment's visibility to the unit ($1)
+# and the order's lock, in one round trip; no row when the key was used before or the
+# assignment is not the unit's to see. A concurrent twin waits on the key's row until this
+# commits (and then finds the answer) or rolls back (and then runs itself).
+_CLAIM_AND_LOCK = f"""
+    WITH claimed AS (
+        INSERT INTO callback_idempotency (unit_id, key, request_hash, status)
+        SELECT $1, $2, $3, 0 WHERE $2::text IS NOT NULL
+        ON CONFLICT (unit_id, key) DO NOTHING RETURNING true
+    )
+    SELECT o.* FROM work_orders o
+    WHERE o.id = (SELECT a.order_id FROM assignments a
+                  WHERE a.id = $4 AND a.unit_id IN ({VISIBLE_UNITS}))
+      AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM claimed))
+    FOR UPDATE OF o"""
 
 
 async def perform(
@@ -82,35 +103,58 @@ async def perform(
     *,
     path: str,
     idempotency_key: str | None,
+    route: str,
 ) -> Outcome:
+    """``route``: the route's template, under which looks at personal data are logged."""
     unit_id = require_unit(principal)
     payload = actions.parse_payload(op.action, body)  # a 422 before any transaction
     digest = idempotency.request_hash("POST", path, body)
-    stored = None
     async with pool.acquire() as conn, conn.transaction():
-        if idempotency_key is not None:
-            stored = await idempotency.claim(conn, unit_id, idempotency_key, digest)
-        if stored is None:
-            a = await visible_assignment(conn, principal, assignment_id)
-            updated, change = await actions.act_in_transaction(
-                conn, services, principal, a["order_id"], op.action, payload, assignment_id=assignment_id
-            )
-            result = assignment_view(await visible_assignment(conn, principal, assignment_id), updated, principal)
-            if idempotency_key is not None:
-                await idempotency.record(conn, unit_id, idempotency_key, 200, result)
-    # Logged and announced after the commit: nothing here holds the order's lock.
-    if stored is not None:
-        log.info(
-            "callback replayed",
-            extra={"unit_id": unit_id, "assignment_id": assignment_id, "idempotency_key": idempotency_key},
+        order = await conn.fetchrow(_CLAIM_AND_LOCK, unit_id, idempotency_key, digest, assignment_id)
+        if order is None:
+            return await _replay_or_missing(conn, unit_id, assignment_id, idempotency_key, digest)
+        updated, change = await actions.act_in_transaction(
+            conn, services, principal, order["id"], op.action, payload, assignment_id=assignment_id, locked=order
         )
-        return Outcome(stored.status, stored.body, replayed=True)
+        result = assignment_view(await visible_assignment(conn, principal, assignment_id), updated, principal)
+        looks = await _remember(conn, principal, idempotency_key, result, route)
+    # Logged and announced after the commit: nothing here holds the order's lock.
     await actions.publish_change(services, updated, change)
     log.info(
         "callback applied",
         extra={
-            "unit_id": unit_id, "assignment_id": assignment_id, "order_id": a["order_id"], "action": op.action.value,
+            "unit_id": unit_id, "assignment_id": assignment_id, "order_id": order["id"], "action": op.action.value,
             "order_status": updated["status"], "via": "hmac" if principal.user_id is None else "bearer",
         },
     )  # fmt: skip
-    return Outcome(200, result)
+    return Outcome(200, result, looks=looks)
+
+
+async def _replay_or_missing(
+    conn: asyncpg.Connection, unit_id: int, assignment_id: int, key: str | None, digest: bytes
+) -> Outcome:
+    stored = await idempotency.earlier(conn, unit_id, key, digest) if key is not None else None
+    if stored is None:  # the key is this call's own: the assignment is not the unit's to see
+        raise NotFound("no such assignment", {"assignment_id": assignment_id})
+    log.info("callback replayed", extra={"unit_id": unit_id, "assignment_id": assignment_id, "idempotency_key": key})
+    return Outcome(stored.status, stored.body, replayed=True)
+
+
+async def _remember(
+    conn: asyncpg.Connection, principal: Principal, key: str | None, result: dict[str, Any], route: str
+) -> list[access_log.Seen]:
+    """The answer under the idempotency key and the log of the looks at personal data it gives
+    (returned), in the action's commit (one statement for both): a look that cannot be logged is
+    not served."""
+    unit_id = require_unit(principal)
+    seen = access_log.merged(access_log.shown(result))
+    if key is None:
+        await access_log.record(conn, principal, "POST", route, seen)
+    elif not seen:
+        await idempotency.record(conn, unit_id, key, 200, result)
+    else:
+        await conn.execute(
+            f"WITH recorded AS ({idempotency.RECORD}) {access_log.insert(5)}",
+            unit_id, key, 200, result, *access_log.insert_args(principal, "POST", route, seen),
+        )  # fmt: skip
+    return seen

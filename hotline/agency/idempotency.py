@@ -1,10 +1,11 @@
 """Idempotency keys for callbacks, stored in PostgreSQL in the action's own transaction.
 
-``claim`` inserts the (unit, key) row first. A concurrent request with the same key
-blocks on that row's unique index until the first commits (and then gets its stored
-answer) or rolls back (and then runs itself). ``record`` fills in the answer before
-the commit. A request that fails (4xx) rolls back with its action, so nothing is
-remembered and the same key may be retried once the cause is fixed.
+The callback claims the (unit, key) row first, in the statement that locks the order
+(``hotline.agency.callbacks``). A concurrent request with the same key blocks on that
+row's unique index until the first commits (and then gets its stored answer, ``earlier``)
+or rolls back (and then runs itself). ``record`` fills in the answer before the commit. A
+request that fails (4xx) rolls back with its action, so nothing is remembered and the same
+key may be retried once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -47,24 +48,17 @@ def request_hash(method: str, path: str, body: dict[str, Any]) -> bytes:
     return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).digest()
 
 
-async def claim(conn: asyncpg.Connection, unit_id: int, key: str, digest: bytes) -> Stored | None:
-    """Inside the caller's transaction: None when the key is new (the caller goes on and
-    ``record``s); the first answer when it was used for the same request; IdempotencyKeyReused
-    when it was used for another."""
-    inserted = await conn.fetchval(
-        """INSERT INTO callback_idempotency (unit_id, key, request_hash, status)
-           VALUES ($1, $2, $3, 0) ON CONFLICT (unit_id, key) DO NOTHING RETURNING true""",
-        unit_id,
-        key,
-        digest,
-    )
-    if inserted:
-        return None
+async def earlier(conn: asyncpg.Connection, unit_id: int, key: str, digest: bytes) -> Stored | None:
+    """After a claim that inserted nothing (``callbacks`` claims in the statement that locks the
+    order): the first answer, or IdempotencyKeyReused when the key was used for another request.
+    None when the row is this transaction's own claim: a committed claim always holds its answer."""
     row = await conn.fetchrow(
         "SELECT request_hash, status, response, created_at FROM callback_idempotency WHERE unit_id = $1 AND key = $2",
         unit_id,
         key,
     )
+    if row is None or row["status"] == 0:
+        return None
     if row["request_hash"] != digest:
         raise IdempotencyKeyReused(
             f"this {HEADER} was used for a different request; use a new key for a new request",
@@ -73,14 +67,12 @@ async def claim(conn: asyncpg.Connection, unit_id: int, key: str, digest: bytes)
     return Stored(row["status"], row["response"])
 
 
+# The answer, filled in before the commit; $1 unit, $2 key, $3 status, $4 body.
+RECORD = "UPDATE callback_idempotency SET status = $3, response = $4 WHERE unit_id = $1 AND key = $2"
+
+
 async def record(conn: asyncpg.Connection, unit_id: int, key: str, status: int, body: Any) -> None:
-    await conn.execute(
-        "UPDATE callback_idempotency SET status = $3, response = $4 WHERE unit_id = $1 AND key = $2",
-        unit_id,
-        key,
-        status,
-        body,
-    )
+    await conn.execute(RECORD, unit_id, key, status, body)
 
 
 async def prune(conn: asyncpg.Connection, older_than: timedelta) -> int:

@@ -32,6 +32,7 @@ from hotline.agency.assignments import AssignmentFilter, get_assignment, list_as
 from hotline.agency.callbacks import OPERATIONS, Side, perform
 from hotline.agency.errors import IdempotencyKeyRequired
 from hotline.api import schemas as s
+from hotline.api.access import RECORDED
 from hotline.api.agency_auth import signed_key
 from hotline.api.body import json_object, parse_query, path_id
 from hotline.api.contract import Variant, operation, respond
@@ -41,6 +42,7 @@ from hotline.errors import NotFound
 
 routes = web.RouteTableDef()
 PREFIX = "/api/units/me"
+ACT_ROUTE = PREFIX + "/assignments/{assignment_id}/{operation}"
 WHO = {Side.UNIT: "the assigned unit", Side.DISPATCHER: "the unit that dispatched the assignment (a hub)"}
 CALLBACKS = (
     "operation",
@@ -78,7 +80,7 @@ async def get(request: web.Request) -> web.Response:
         return respond(request, await get_assignment(conn, principal(request), path_id(request, "assignment_id")))
 
 
-@routes.post(PREFIX + "/assignments/{assignment_id}/{operation}")
+@routes.post(ACT_ROUTE)
 @operation(
     "Unit callback", "unit callbacks", response=s.Assignment, variants=CALLBACKS, signed=True, idempotent=True,
     headers={"Idempotent-Replayed": "true when this is the stored answer to an earlier call with the key"},
@@ -94,8 +96,10 @@ async def act(request: web.Request) -> web.Response:
     body = await json_object(request)
     outcome = await perform(
         request.app[POOL], request.app[SERVICES], principal(request), assignment_id, op, body,
-        path=request.path, idempotency_key=key,
+        path=request.path, idempotency_key=key, route=ACT_ROUTE,
     )  # fmt: skip
+    if outcome.looks:
+        request[RECORDED] = outcome.looks  # logged in the callback's commit: the middleware does not again
     response = respond(request, outcome.body, status=outcome.status)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -170,13 +170,19 @@ async def act_in_transaction(
     payload: m.ActionBody,
     *,
     assignment_id: int | None = None,
+    locked: asyncpg.Record | None = None,
 ) -> tuple[asyncpg.Record, Change]:
     """The action's writes on ``conn``, inside the caller's transaction (so a caller can add
     its own rows, e.g. an idempotency record, to the same commit). ``assignment_id`` names the
     assignment the caller targets (the callback API always does; an extension decision may
     name it in its body); the action is refused unless it is the one the caller may act on.
+    ``locked`` is the order's row when the caller already read it FOR UPDATE in this
+    transaction (the callback API does, in the statement that claims its idempotency key).
     Call ``publish_change`` after the commit."""
-    order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
+    if locked is not None and locked["id"] == order_id:
+        order = locked
+    else:
+        order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
     if order is None or await order_audience(conn, principal, order_id) is None:
         # An order a unit has no part in answers as a missing one, whatever the action or state.
         raise NotFound("no such order", {"order_id": order_id})
@@ -216,6 +222,10 @@ def _named(payload: m.ActionBody, assignment_id: int | None) -> int | None:
 _CURRENT = """
     SELECT * FROM assignments WHERE order_id = $1 AND status = ANY($2::text[]) AND ($3::bigint IS NULL OR unit_id = $3)
     ORDER BY (role = 'lead') DESC, id DESC LIMIT 1"""
+# The unit's ($3) open assignments on the order and the one the caller names ($4), in one read.
+_OPEN_AND_NAMED = """
+    SELECT a.*, u.code AS unit_code FROM assignments a JOIN units u ON u.id = a.unit_id
+    WHERE a.order_id = $1 AND (a.id = $4 OR (a.status = ANY($2::text[]) AND a.unit_id = $3))"""
 
 
 async def authorize(
@@ -244,9 +254,14 @@ async def _unit_assignment(
     """A unit acts on its own open assignment on the order (the lead first)."""
     if principal.role != "handler" or principal.unit_id is None:
         raise Forbidden(f"{action.value} is for the unit the order is assigned to", {"role": principal.role})
-    current = await conn.fetchrow(_CURRENT, order["id"], param(OPEN), principal.unit_id)
-    if named is not None:
-        a = await _assignment_on(conn, order, named)
+    if named is None:
+        current = await conn.fetchrow(_CURRENT, order["id"], param(OPEN), principal.unit_id)
+    else:
+        rows = await conn.fetch(_OPEN_AND_NAMED, order["id"], param(OPEN), principal.unit_id, named)
+        current = _lead_first([r for r in rows if r["status"] in OPEN and r["unit_id"] == principal.unit_id])
+        a = next((r for r in rows if r["id"] == named), None)
+        if a is None:
+            raise NotFound("no such assignment on this order", {"assignment_id": named})
         if a["unit_id"] != principal.unit_id:
             raise NotYourAssignment(
                 f"this assignment is {a['unit_code']}'s; a hub reads the assignments of its units but cannot "
@@ -286,6 +301,11 @@ async def _dispatchers_assignment(
     if action is not Action.DECIDE_EXTENSION:  # a decision names its assignment; a review works on the open lead
         _is_current(a, lead)
     return a
+
+
+def _lead_first(open_assignments: list[asyncpg.Record]) -> asyncpg.Record | None:
+    """The one ``_CURRENT`` picks: the lead first, then the newest."""
+    return max(open_assignments, key=lambda a: (a["role"] == "lead", a["id"]), default=None)
 
 
 def _dispatched_by(principal: Principal, a: asyncpg.Record) -> bool:
