@@ -121,6 +121,30 @@ async def test_a_replayed_nonce_is_refused_even_with_a_valid_signature(env: Env)
         assert assert_error(r, 401, "signature_rejected")["details"]["reason"] == "nonce_reused"
 
 
+async def test_a_callback_claims_its_nonce_even_when_it_fails(env: Env) -> None:
+    """A callback claims its nonce in its own transaction (one commit); one that fails there or
+    before it still has it claimed, so its replay is refused as a replay, not failed again."""
+    _, aid = await dispatched(env.pool)
+    at = f"/api/units/me/assignments/{aid}"
+    tries = [
+        ("reply", {"text": "已处理"}, 409),  # refused in the transaction: not signed yet
+        ("reply", {"text": ["已处理"]}, 422),  # refused before it: the body does not validate
+        ("nope", {}, 404),  # no such callback
+        ("sign", {}, 200),
+    ]
+    for op, body, status in tries:
+        captured = {"nonce": signing.new_nonce(), "idempotency_key": f"claim-{op}-{status}"}
+        first = await env.client.post(f"{at}/{op}", body, **captured)
+        assert first.status == status, first.body
+        again = await env.client.post(f"{at}/{op}", body, **captured)
+        assert assert_error(again, 401, "signature_rejected")["details"]["reason"] == "nonce_reused", (op, again.body)
+    assert await env.pool.fetchval("SELECT count(*) FROM signed_nonces WHERE key_id = $1", env.cgj.key_id) == 4
+    assert (
+        await env.pool.fetchval("SELECT count(*) FROM audit_events WHERE assignment_id = $1 AND action = 'sign'", aid)
+        == 1
+    )
+
+
 async def test_signed_requests_are_only_for_the_unit_api(env: Env) -> None:
     r = await env.client.get("/api/orders")
     assert assert_error(r, 401, "signature_rejected")["details"]["reason"] == "path_not_signable"

@@ -20,8 +20,9 @@ from typing import Any
 
 import asyncpg
 
+from adapters.webhook import signing
 from hotline import access_log
-from hotline.agency import idempotency
+from hotline.agency import idempotency, nonces
 from hotline.agency.assignments import VISIBLE_UNITS, assignment_view, require_unit, visible_assignment
 from hotline.auth import Principal
 from hotline.errors import NotFound
@@ -104,12 +105,16 @@ async def perform(
     path: str,
     idempotency_key: str | None,
     route: str,
+    nonce: signing.SignedParts | None = None,
 ) -> Outcome:
-    """``route``: the route's template, under which looks at personal data are logged."""
+    """``route``: the route's template, under which looks at personal data are logged;
+    ``nonce``: a signed request's, claimed first in the transaction (SignatureRefused: seen)."""
     unit_id = require_unit(principal)
     payload = actions.parse_payload(op.action, body)  # a 422 before any transaction
     digest = idempotency.request_hash("POST", path, body)
     async with pool.acquire() as conn, conn.transaction():
+        if nonce is not None:
+            await nonces.claim_or_refuse(conn, nonce)
         order = await conn.fetchrow(_CLAIM_AND_LOCK, unit_id, idempotency_key, digest, assignment_id)
         if order is None:
             return await _replay_or_missing(conn, unit_id, assignment_id, idempotency_key, digest)

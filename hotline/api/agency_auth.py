@@ -22,18 +22,17 @@ the key as stored, so each refusal names the same reason as before the secret wa
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import asyncpg
 from aiohttp import web
 
 from adapters.webhook import signing
-from hotline.agency import keystore
+from hotline.agency import keystore, nonces
 from hotline.api import schemas as s
 from hotline.api.body import path_id
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL, SECRETS
-from hotline.api.middleware import ADMINS, require_role
+from hotline.api.middleware import ADMINS, PRINCIPAL, Handler, require_role
 from hotline.auth import Principal
 from hotline.errors import NotFound, Unauthenticated
 from hotline.secretbox import SecretBox
@@ -61,6 +60,23 @@ def signed_key(request: web.Request) -> str | None:
     return request.get(SIGNED_KEY)
 
 
+async def handle_signed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Verify a signed request, then run its handler. A nonce the handler was to claim in its own
+    transaction and did not (it failed, or never got there) is claimed before the answer goes
+    out, and a replay is refused whatever the handler answered: a captured request fails the
+    second time as it did the first, and a replay is always 401, as if checked first."""
+    request[PRINCIPAL] = await verify(request)
+    try:
+        response = await handler(request)
+    except signing.SignatureRefused as exc:  # the handler's own claim found the nonce used
+        raise _rejected(request, exc) from None
+    except Exception:
+        await _settle(request)
+        raise
+    await _settle(request)
+    return response
+
+
 async def verify(request: web.Request) -> Principal:
     """The unit behind a signed request; SignatureRejected (401) when any check fails."""
     try:
@@ -72,20 +88,61 @@ async def verify(request: web.Request) -> Principal:
             )
         parts = signing.read_headers(request.headers)
         body = await request.read()
+        defer = _claims_in_transaction(request)
         async with request.app[POOL].acquire() as conn:
             if not _signed_with_kept_secret(parts, request.method, request.raw_path, body):
                 # A key this process has not verified yet, or a signature its secret does not make:
                 # the checks in their documented order, on the key as stored.
                 await _check_stored_key(conn, parts, request.method, request.raw_path, body, request.app[SECRETS])
-            key = await _use_key(conn, parts)
+            key = await _use_key(conn, parts, claim=not defer)
     except signing.SignatureRefused as exc:
-        log.warning(
-            "signed request refused",
-            extra={"reason": exc.reason.value, "path": request.path, "key_id": request.headers.get(signing.KEY_HEADER)},
-        )
-        raise SignatureRejected(exc.message, {"reason": exc.reason.value, **exc.details}) from None
+        raise _rejected(request, exc) from None
+    if defer:
+        request[PENDING_NONCE] = parts
     request[SIGNED_KEY] = parts.key_id
     return Principal(None, f"unit:{key['code']}", "handler", key["unit_id"], key["name"])
+
+
+def _rejected(request: web.Request, exc: signing.SignatureRefused) -> SignatureRejected:
+    log.warning(
+        "signed request refused",
+        extra={"reason": exc.reason.value, "path": request.path, "key_id": request.headers.get(signing.KEY_HEADER)},
+    )
+    return SignatureRejected(exc.message, {"reason": exc.reason.value, **exc.details})
+
+
+# Routes whose handler claims the nonce in its own transaction (``pending_nonce``), so a callback
+# commits once: the claim is a write, and every commit of one waits for the disk.
+NONCE_IN_TRANSACTION = frozenset({("POST", SIGNED_PREFIX + "/assignments/{assignment_id}/{operation}")})
+PENDING_NONCE = web.RequestKey("signed_nonce_pending", signing.SignedParts)
+NONCE_CLAIMED = web.RequestKey("signed_nonce_claimed", bool)
+
+
+def _claims_in_transaction(request: web.Request) -> bool:
+    resource = request.match_info.route.resource
+    return resource is not None and (request.method, resource.canonical) in NONCE_IN_TRANSACTION
+
+
+def pending_nonce(request: web.Request) -> signing.SignedParts | None:
+    """The nonce the handler is to claim in its transaction (``nonces.claim_or_refuse``); then
+    it calls ``nonce_claimed``. None: there is none (a bearer token, or verify claimed it)."""
+    return request.get(PENDING_NONCE)
+
+
+def nonce_claimed(request: web.Request) -> None:
+    """The handler's transaction that claimed the pending nonce has committed."""
+    request[NONCE_CLAIMED] = True
+
+
+async def _settle(request: web.Request) -> None:
+    parts = request.get(PENDING_NONCE)
+    if parts is None or request.get(NONCE_CLAIMED):
+        return
+    async with request.app[POOL].acquire() as conn:
+        fresh = await nonces.claim(conn, parts.key_id, parts.nonce)
+    request[NONCE_CLAIMED] = True
+    if not fresh:
+        raise _rejected(request, nonces.replayed(parts))
 
 
 # A key's secret never changes (rotating issues a new key id), so a process keeps the secrets of
@@ -125,75 +182,48 @@ def _revoked(parts: signing.SignedParts, revoked: bool) -> signing.SignatureRefu
     return signing.SignatureRefused(signing.Refusal.REVOKED_KEY, what, {"key_id": parts.key_id})
 
 
-# The key and its unit as they are now, the nonce's durable claim (only for a usable key) and the
-# key's last use (at most once a minute: a hot key must not become a hot row), in one round trip.
-# Nonces older than the window are forgotten as the key signs on; the DELETE spares this nonce
-# (one statement may not touch a row twice), and a nonce seen only outside the window is claimed afresh.
+# The key and its unit as they are now, the nonce's claim (with $5, and only for a usable key:
+# see hotline.agency.nonces) and the key's last use (at most once a minute: a hot key must not
+# become a hot row), in one round trip. Without $5 nothing is written but the last use, so the
+# statement's commit does not wait for the disk.
 _USE_KEY = """
     WITH k AS (
         SELECT k.unit_id, k.revoked_at, u.code, u.name, u.active
         FROM unit_keys k JOIN units u ON u.id = k.unit_id WHERE k.key_id = $1
     ), forgotten AS (
-        DELETE FROM signed_nonces WHERE key_id = $1 AND seen_at < now() - $3::interval AND nonce <> $2
+        DELETE FROM signed_nonces WHERE $5 AND key_id = $1 AND seen_at < now() - $3::interval AND nonce <> $2
     ), claimed AS (
         INSERT INTO signed_nonces (key_id, nonce, seen_at)
-        SELECT $1, $2, now() FROM k WHERE k.revoked_at IS NULL AND k.active
+        SELECT $1, $2, now() FROM k WHERE $5 AND k.revoked_at IS NULL AND k.active
         ON CONFLICT (key_id, nonce) DO UPDATE SET seen_at = now() WHERE signed_nonces.seen_at < now() - $3::interval
         RETURNING true
     ), touched AS (
         UPDATE unit_keys SET last_used_at = now()
         WHERE key_id = $1 AND (last_used_at IS NULL OR last_used_at < now() - $4::interval)
-          AND EXISTS (SELECT 1 FROM claimed)
+          AND (NOT $5 OR EXISTS (SELECT 1 FROM claimed))
+          AND EXISTS (SELECT 1 FROM k WHERE k.revoked_at IS NULL AND k.active)
     )
     SELECT k.*, EXISTS (SELECT 1 FROM claimed) AS claimed FROM k"""
 
 
-async def _use_key(conn: asyncpg.Connection, parts: signing.SignedParts) -> asyncpg.Record:
-    """The key's unit, once its nonce is claimed; refused when the key went or the nonce was seen."""
-    ttl = timedelta(seconds=signing.NONCE_TTL_SECONDS)
-    key = await conn.fetchrow(_USE_KEY, parts.key_id, parts.nonce, ttl, keystore.TOUCH_EVERY)
+async def _use_key(conn: asyncpg.Connection, parts: signing.SignedParts, *, claim: bool) -> asyncpg.Record:
+    """The key's unit, its nonce claimed unless ``claim`` is false (the handler claims it);
+    refused when the key went or the nonce was seen."""
+    key = await conn.fetchrow(_USE_KEY, parts.key_id, parts.nonce, nonces.TTL, keystore.TOUCH_EVERY, claim)
     if key is None:
         _KEPT_SECRETS.pop(parts.key_id, None)
         raise signing.SignatureRefused(signing.Refusal.UNKNOWN_KEY, "unknown key", {"key_id": parts.key_id})
     if key["revoked_at"] is not None or not key["active"]:
         _KEPT_SECRETS.pop(parts.key_id, None)
         raise _revoked(parts, key["revoked_at"] is not None)
-    if not key["claimed"]:
-        raise _replayed(parts)
+    if claim and not key["claimed"]:
+        raise nonces.replayed(parts)
     return key
-
-
-def _replayed(parts: signing.SignedParts) -> signing.SignatureRefused:
-    return signing.SignatureRefused(
-        signing.Refusal.REPLAYED, "nonce already used; sign every request with a new nonce", {"nonce": parts.nonce}
-    )
 
 
 async def claim_nonce(request: web.Request, conn: asyncpg.Connection, parts: signing.SignedParts) -> None:
     """Refuse a nonce seen before (the durable claim in PostgreSQL); the intake API uses it."""
-    if not await _claim_in_postgres(conn, parts):
-        raise _replayed(parts)
-
-
-async def _claim_in_postgres(conn: asyncpg.Connection, parts: signing.SignedParts) -> bool:
-    """The durable claim; nonces older than the window are forgotten as the key signs on."""
-    # One statement: the forgetting rides along with the claim. The DELETE spares this nonce (one
-    # statement may not touch a row twice); a nonce seen only outside the window is claimed afresh.
-    ttl = timedelta(seconds=signing.NONCE_TTL_SECONDS)
-    return bool(
-        await conn.fetchval(
-            """WITH forgotten AS (
-                   DELETE FROM signed_nonces WHERE key_id = $1 AND seen_at < now() - $3::interval AND nonce <> $2
-               )
-               INSERT INTO signed_nonces (key_id, nonce, seen_at) VALUES ($1, $2, now())
-               ON CONFLICT (key_id, nonce) DO UPDATE SET seen_at = now()
-                  WHERE signed_nonces.seen_at < now() - $3::interval
-               RETURNING true""",
-            parts.key_id,
-            parts.nonce,
-            ttl,
-        )
-    )
+    await nonces.claim_or_refuse(conn, parts)
 
 
 # ---------------------------------------------------------------- admin: unit keys

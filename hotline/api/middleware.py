@@ -99,8 +99,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     from hotline.api import agency_auth
 
     if "Authorization" not in request.headers and agency_auth.is_signed(request):
-        request[PRINCIPAL] = await agency_auth.verify(request)
-        return await handler(request)
+        return await agency_auth.handle_signed(request, handler)
     if "Authorization" not in request.headers:
         # The console's cookie session (with its CSRF check); imported here for the same reason.
         from hotline.web import session

@@ -31,6 +31,7 @@ from hotline.agency import idempotency
 from hotline.agency.assignments import AssignmentFilter, get_assignment, list_assignments, require_unit
 from hotline.agency.callbacks import OPERATIONS, Side, perform
 from hotline.agency.errors import IdempotencyKeyRequired
+from hotline.api import agency_auth
 from hotline.api import schemas as s
 from hotline.api.access import RECORDED
 from hotline.api.agency_auth import signed_key
@@ -43,6 +44,7 @@ from hotline.errors import NotFound
 routes = web.RouteTableDef()
 PREFIX = "/api/units/me"
 ACT_ROUTE = PREFIX + "/assignments/{assignment_id}/{operation}"
+assert ("POST", ACT_ROUTE) in agency_auth.NONCE_IN_TRANSACTION  # its handler claims the nonce
 WHO = {Side.UNIT: "the assigned unit", Side.DISPATCHER: "the unit that dispatched the assignment (a hub)"}
 CALLBACKS = (
     "operation",
@@ -94,10 +96,13 @@ async def act(request: web.Request) -> web.Response:
     if key is None and signed_key(request) is not None:
         raise IdempotencyKeyRequired(f"signed callbacks must send an {idempotency.HEADER} header")
     body = await json_object(request)
+    nonce = agency_auth.pending_nonce(request)  # claimed in the callback's transaction: one commit
     outcome = await perform(
         request.app[POOL], request.app[SERVICES], principal(request), assignment_id, op, body,
-        path=request.path, idempotency_key=key, route=ACT_ROUTE,
+        path=request.path, idempotency_key=key, route=ACT_ROUTE, nonce=nonce,
     )  # fmt: skip
+    if nonce is not None:
+        agency_auth.nonce_claimed(request)
     if outcome.looks:
         request[RECORDED] = outcome.looks  # logged in the callback's commit: the middleware does not again
     response = respond(request, outcome.body, status=outcome.status)
