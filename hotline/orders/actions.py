@@ -177,15 +177,16 @@ async def act_in_transaction(
     assignment the caller targets (the callback API always does; an extension decision may
     name it in its body); the action is refused unless it is the one the caller may act on.
     ``locked`` is the order's row when the caller already read it FOR UPDATE in this
-    transaction (the callback API does, in the statement that claims its idempotency key).
+    transaction, having found the principal's part in it (the callback API does, in the
+    statement that claims its idempotency key through one of the unit's assignments).
     Call ``publish_change`` after the commit."""
     if locked is not None and locked["id"] == order_id:
         order = locked
     else:
         order = await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1 FOR UPDATE", order_id)
-    if order is None or await order_audience(conn, principal, order_id) is None:
-        # An order a unit has no part in answers as a missing one, whatever the action or state.
-        raise NotFound("no such order", {"order_id": order_id})
+        if order is None or await order_audience(conn, principal, order_id) is None:
+            # An order a unit has no part in answers as a missing one, whatever the action or state.
+            raise NotFound("no such order", {"order_id": order_id})
     if payload.version is not None and payload.version != order["version"]:
         raise StaleVersion(
             "the order changed since you read it; reload and try again",
