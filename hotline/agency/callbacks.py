@@ -77,20 +77,21 @@ class Outcome:
     looks: list[access_log.Seen] = field(default_factory=list)
 
 
-# The idempotency key's claim ($2 NULL: none sent), the assignment's visibility to the unit ($1)
-# and the order's lock, in one round trip; no row when the key was used before or the
-# assignment is not the unit's to see. A concurrent twin waits on the key's row until this
-# commits (and then finds the answer) or rolls back (and then runs itself).
+# The nonce's claim ($5 NULL: none to claim here), the idempotency key's ($2 NULL: none sent),
+# the assignment's visibility to the unit ($1) and the order's lock, in one round trip; no row
+# when the nonce or the key was seen before, or the assignment is not the unit's to see. A
+# concurrent twin waits on the key's row until this commits (and then finds the answer) or
+# rolls back (and then runs itself).
+_NONCE_NEW = "($5::text IS NULL OR EXISTS (SELECT 1 FROM nonce))"
 _CLAIM_AND_LOCK = f"""
-    WITH claimed AS (
+    WITH {nonces.claim_cte("$5", "$6", "$7")}, claimed AS (
         INSERT INTO callback_idempotency (unit_id, key, request_hash, status)
-        SELECT $1, $2, $3, 0 WHERE $2::text IS NOT NULL
+        SELECT $1, $2, $3, 0 WHERE $2::text IS NOT NULL AND {_NONCE_NEW}
         ON CONFLICT (unit_id, key) DO NOTHING RETURNING true
     )
     SELECT o.* FROM work_orders o
-    WHERE o.id = (SELECT a.order_id FROM assignments a
-                  WHERE a.id = $4 AND a.unit_id IN ({VISIBLE_UNITS}))
-      AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM claimed))
+    WHERE o.id = (SELECT a.order_id FROM assignments a WHERE a.id = $4 AND a.unit_id IN ({VISIBLE_UNITS}))
+      AND {_NONCE_NEW} AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM claimed))
     FOR UPDATE OF o"""
 
 
@@ -112,12 +113,13 @@ async def perform(
     unit_id = require_unit(principal)
     payload = actions.parse_payload(op.action, body)  # a 422 before any transaction
     digest = idempotency.request_hash("POST", path, body)
+    key_id, nonce_value = (nonce.key_id, nonce.nonce) if nonce is not None else (None, None)
     async with pool.acquire() as conn, conn.transaction():
-        if nonce is not None:
-            await nonces.claim_or_refuse(conn, nonce)
-        order = await conn.fetchrow(_CLAIM_AND_LOCK, unit_id, idempotency_key, digest, assignment_id)
+        order = await conn.fetchrow(
+            _CLAIM_AND_LOCK, unit_id, idempotency_key, digest, assignment_id, key_id, nonce_value, nonces.TTL
+        )
         if order is None:
-            return await _replay_or_missing(conn, unit_id, assignment_id, idempotency_key, digest)
+            return await _replay_or_missing(conn, unit_id, assignment_id, idempotency_key, digest, nonce)
         updated, change = await actions.act_in_transaction(
             conn, services, principal, order["id"], op.action, payload, assignment_id=assignment_id, locked=order
         )
@@ -136,8 +138,12 @@ async def perform(
 
 
 async def _replay_or_missing(
-    conn: asyncpg.Connection, unit_id: int, assignment_id: int, key: str | None, digest: bytes
-) -> Outcome:
+    conn: asyncpg.Connection, unit_id: int, assignment_id: int, key: str | None, digest: bytes,
+    nonce: signing.SignedParts | None,
+) -> Outcome:  # fmt: skip
+    """Why the claim found nothing to act on, in the order the checks are documented."""
+    if nonce is not None and not await nonces.claimed_here(conn, nonce):
+        raise nonces.replayed(nonce)
     stored = await idempotency.earlier(conn, unit_id, key, digest) if key is not None else None
     if stored is None:  # the key is this call's own: the assignment is not the unit's to see
         raise NotFound("no such assignment", {"assignment_id": assignment_id})

@@ -124,7 +124,7 @@ def _claims_in_transaction(request: web.Request) -> bool:
 
 
 def pending_nonce(request: web.Request) -> signing.SignedParts | None:
-    """The nonce the handler is to claim in its transaction (``nonces.claim_or_refuse``); then
+    """The nonce the handler is to claim in its transaction (``nonces.claim_cte``); then
     it calls ``nonce_claimed``. None: there is none (a bearer token, or verify claimed it)."""
     return request.get(PENDING_NONCE)
 
