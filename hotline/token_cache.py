@@ -34,6 +34,7 @@ CHANNEL = "hotline_auth"
 # How often the listener connection is checked (a silent network loss closes no socket) and,
 # when it is down, how soon it is tried again.
 CHECK_SECONDS = 2.0
+APPLICATION_NAME = "hotline-token-cache"  # how an operator (or a test) finds the listeners in pg_stat_activity
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
@@ -131,7 +132,8 @@ class TokenCache:
 
     async def _connect(self) -> None:
         try:
-            conn = await asyncpg.connect(self.dsn, timeout=CHECK_TIMEOUT_SECONDS)
+            conn = await asyncpg.connect(self.dsn, timeout=CHECK_TIMEOUT_SECONDS,
+                                         server_settings={"application_name": APPLICATION_NAME})  # fmt: skip
             await conn.add_listener(CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("token cache listener unavailable; tokens are checked in the database",
