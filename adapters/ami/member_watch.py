@@ -26,7 +26,7 @@ class MemberWatch:
         self._send(self.board.feed(message, at))
 
     def on_lost(self) -> None:
-        self.board.lost()
+        pass  # the last known states stand until the reconnect's QueueStatus corrects them
 
     def tick(self, now: datetime) -> None:
         self._send(self.board.tick(now))

@@ -15,7 +15,7 @@ What moves a member (what the recording shows each event means):
   (``QueueCallerAbandon``): Asterisk sends no RingNoAnswer then;
 - ``AgentConnect``: in a call; ``AgentComplete``: the call ended (wrap-up follows when the
   member's or the queue's wrap-up time is not 0);
-- ``QueueMemberStatus`` only refreshes the device state and the pause: its ``InCall`` is not
+- ``QueueMemberStatus`` only refreshes the pause: its ``InCall`` is not
   reliable (1 in only 5 of 40 events of the recording), so it never starts or ends a call.
 
 After every (re)connect, ``QueueStatus`` rebuilds every member (:meth:`MemberBoard.snapshot`):
@@ -53,7 +53,6 @@ class Member:
     wrapup_until: datetime | None = None
     wrapup_seconds: int = 0  # the member's own wrap-up time (0: the queue's)
     calls_taken: int = 0
-    device: str | None = None
     since: datetime | None = None
 
     @property
@@ -172,7 +171,6 @@ class MemberBoard:
         m = self._member(msg)
         if m is None:
             return []
-        m.device = DEVICE_STATES.get(msg.get("Status") or "", m.device)
         return self._change(m, "QueueMemberStatus", at, lambda m: _status(m, msg))
 
     def _on_called(self, msg: Mapping[str, Any], at: datetime) -> list[MemberChange]:
@@ -265,7 +263,6 @@ class MemberBoard:
             if in_call or device in _DEVICE_RINGING:
                 m.wrapup_until = None
 
-        m.device = device
         if fresh:  # first sight of this member: its state is news even when it equals the default
             refresh(m)
             m.since = at
@@ -277,11 +274,6 @@ class MemberBoard:
         offline the members Asterisk no longer has)."""
         for m in members:
             self.members[(m.queue, m.interface)] = m
-
-    def lost(self) -> None:
-        """The link is down: what we hold is the last known state; QueueStatus will correct it."""
-        for m in self.members.values():
-            m.device = None
 
 
 def _status(m: Member, msg: Mapping[str, Any]) -> None:
