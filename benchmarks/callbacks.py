@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.webhook import signing  # noqa: E402
+from benchmarks import profiling  # noqa: E402
 from hotline import db  # noqa: E402
 from hotline.agency import keystore  # noqa: E402
 from hotline.auth import Principal  # noqa: E402
@@ -257,7 +258,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=50, help="agency units (each its own key)")
     parser.add_argument("--replies", type=int, default=3000, help="requests per run (spread over the units)")
     parser.add_argument("--port", type=int, default=0, help="the server's port; 0: any free one")
-    asyncio.run(bench(parser.parse_args()))
+    profiling.run(bench(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import profiling  # noqa: E402
 from dispatch.engine import Router  # noqa: E402
 from hotline import db  # noqa: E402
 from hotline.cli import DEFAULT_DIVISIONS  # noqa: E402
@@ -202,7 +203,7 @@ def main() -> None:
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32, 64],
                         help="comma-separated client counts (default 1,8,32,64)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per measure and client count")
-    print(json.dumps(asyncio.run(bench(parser.parse_args()))))
+    print(json.dumps(profiling.run(bench(parser.parse_args()))))
 
 
 if __name__ == "__main__":

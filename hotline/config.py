@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     token_cache_seconds: float = Field(default=5, ge=0, le=300)
     # API processes `hotline serve` runs on one port (SO_REUSEPORT); background roles run in one of them.
     workers: int = Field(default=1, ge=1, le=64)
+    # The event loop `hotline serve` runs on: uvloop (libuv; the server's and asyncpg's socket work
+    # costs about a third less CPU) or the standard library's asyncio.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     pool_min: int = Field(default=2, ge=1)
     pool_max: int = Field(default=20, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -81,6 +84,8 @@ class Settings(BaseSettings):
     cel_node: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
     # Seconds between two looks at the CEL table when it had nothing new.
     cel_interval: float = Field(default=1.0, gt=0, le=3600)
+    # Days of queue members' state changes kept (the agents' day figures); 0 keeps them all.
+    member_history_days: int = Field(default=400, ge=0, le=36500)
     # Citizens' SMS: the HTTP gateway messages are posted to (no URL: the sms role sends nothing),
     # its bearer token, and the token the gateway sends with inbound messages and receipts.
     sms_gateway_url: str = ""

@@ -11,6 +11,7 @@ others and exits non-zero, so a supervisor (systemd, Kubernetes) restarts the wh
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -77,11 +78,22 @@ def _run(settings: Settings, index: int, *, reuse_port: bool) -> None:
         print(f"hotline listening on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", flush=True)
     app = create_app(settings)
     app.on_startup.append(_announce_ready)  # after the cleanup contexts: pool, Redis and workers are up
-    web.run_app(app, sock=sock, print=None)
+    web.run_app(app, sock=sock, print=None, loop=new_event_loop(settings.event_loop))
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """The loop a server runs on (``HOTLINE_EVENT_LOOP``)."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 async def _announce_ready(_app: web.Application) -> None:
-    log.info("ready", extra={"pid": os.getpid()})
+    # The loop that actually runs (uvloop's is "uvloop.Loop"), so an operator sees which one served.
+    loop = type(asyncio.get_running_loop())
+    log.info("ready", extra={"pid": os.getpid(), "loop": f"{loop.__module__}.{loop.__qualname__}"})
 
 
 def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:

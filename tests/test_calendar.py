@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import hotline.calendar as calendar_module
 from hotline.calendar import BusinessCalendar, parse_hours
 from hotline.deadlines.policy import Clock, NoRule, Pause, Rule, TimeUnit, due, fraction_point, pick
 
@@ -94,7 +95,11 @@ def test_results_are_in_shanghai_time_whatever_the_input_zone() -> None:
     assert result == at(2026, 11, 24, 14, 30) and result.tzinfo == SH
 
 
-def test_uncovered_year_falls_back_to_weekends_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_uncovered_year_falls_back_to_weekends_with_one_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The warning is once per year and process: forget the years earlier tests (any order) warned of.
+    monkeypatch.setattr(calendar_module, "_WARNED_YEARS", set())
     fresh = BusinessCalendar()
     with caplog.at_level(logging.WARNING, logger="hotline.calendar"):
         assert fresh.is_workday(date(2031, 1, 6)) is True  # Monday

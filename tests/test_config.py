@@ -29,6 +29,7 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HOTLINE_HOTSPOT_FLOOR", "1", "hotspot_floor"),
         ("HOTLINE_HOTSPOT_MULTIPLE", "0.5", "hotspot_multiple"),
         ("HOTLINE_REPEAT_PLACE_DAYS", "0", "repeat_place_days"),
+        ("HOTLINE_EVENT_LOOP", "tokio", "event_loop"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_name(

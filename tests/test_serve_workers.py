@@ -92,6 +92,8 @@ def test_two_workers_share_one_port_run_the_background_roles_once_and_sum_metric
     records = _wait_until_both_listen(port, log, proc)
     serving = [r for r in records if r.get("msg") == "serving"]
     assert {r["port"] for r in serving} == {port} and len({r["pid"] for r in serving}) == 2
+    # Both serve on uvloop (HOTLINE_EVENT_LOOP's default), not on the standard library's loop.
+    assert [r["loop"] for r in records if r.get("msg") == "ready"] == ["uvloop.Loop"] * 2
     every = Settings.model_fields["roles"].default_factory()
     assert sorted((r["roles"] for r in serving), key=len) == [["api"], every]  # one api only, one with every role
 

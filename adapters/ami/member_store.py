@@ -1,16 +1,22 @@
 """Queue members' states in PostgreSQL (``sql/026_member_states.sql``): every change appended to
 ``member_state_changes``, the newest per member kept in ``member_states``. This module owns both
-tables' writes; :class:`MemberWriter` batches the adapter's changes into one transaction each.
+tables' writes; :class:`MemberWriter` batches the adapter's changes into one transaction each, and
+:class:`MemberHistoryPrune` keeps the history to HOTLINE_MEMBER_HISTORY_DAYS.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from adapters.ami.batch_writer import BatchWriter
 from adapters.ami.members import Member, MemberChange
+from hotline.periodic import Periodic
+
+log = logging.getLogger(__name__)
 
 _APPEND = """
 INSERT INTO member_state_changes (node, queue, interface, member_name, state, paused, reason, linkedid, event, at)
@@ -85,3 +91,45 @@ class MemberWriter(BatchWriter[MemberChange, MemberChange]):
     def committed(self, batch: list[MemberChange]) -> None:
         if self._on_committed is not None:
             self._on_committed()
+
+
+# Changes older than the cut-off, except each membership's newest one before it: that row is the
+# state the first kept day starts in (hotline.figures.agent_days carries it over), so every kept
+# day's figures stay exactly what they were. A batch at a time: short transactions, no long lock.
+_PRUNE = """
+DELETE FROM member_state_changes WHERE id = ANY(ARRAY(
+    SELECT c.id FROM member_state_changes c
+    WHERE c.at < $1 AND EXISTS (
+        SELECT 1 FROM member_state_changes n
+        WHERE n.interface = c.interface AND n.node = c.node AND n.queue = c.queue
+          AND n.at < $1 AND (n.at, n.id) > (c.at, c.id))
+    LIMIT $2))
+"""
+
+
+async def prune_changes(conn: asyncpg.Connection, before: datetime, batch: int = 10_000) -> int:
+    """Drop the member history older than ``before`` but the carry-over rows; the count dropped."""
+    removed = 0
+    while True:
+        count = int((await conn.execute(_PRUNE, before, batch)).split()[-1])
+        removed += count
+        if count < batch:
+            return removed
+
+
+class MemberHistoryPrune(Periodic):
+    """Role ``ami``: keeps ``member_state_changes`` to ``keep`` (HOTLINE_MEMBER_HISTORY_DAYS), once an
+    hour. Several processes may run it: two deleting the same rows at once only wait on each other."""
+
+    name = "member-history-prune"
+
+    def __init__(self, pool: asyncpg.Pool, keep: timedelta, *, clock: Callable[[], datetime],
+                 interval: float = 3600.0) -> None:  # fmt: skip
+        self.pool, self.keep, self.clock, self.interval = pool, keep, clock, interval
+
+    async def step(self) -> int:
+        async with self.pool.acquire() as conn:
+            removed = await prune_changes(conn, self.clock() - self.keep)
+        if removed:
+            log.info("member history pruned", extra={"rows": removed, "keep_days": self.keep.days})
+        return removed

@@ -1,6 +1,7 @@
 """``GET /api/figures/agents?day=YYYY-MM-DD``: every agent's day — signed-in, busy time per
 reason, talk, ringing, wrap-up, ready, occupancy and calls — with a total; supervisors and admins
-only. ``day`` is a Shanghai day, today by default (then counted up to the services' clock)."""
+only. ``day`` is a Shanghai day, today by default (then counted up to the services' clock), and
+within the member history kept (HOTLINE_MEMBER_HISTORY_DAYS; older days are refused, 422)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from hotline.api import reports as r
 from hotline.api.body import parse_query
 from hotline.api.contract import operation, respond
 from hotline.api.figures import EARLIEST, LATEST
-from hotline.api.keys import POOL, SERVICES
+from hotline.api.keys import POOL, SERVICES, SETTINGS
 from hotline.api.middleware import SUPERVISORS, require_role
+from hotline.errors import InvalidInput
 from hotline.figures.agent_days import agent_days, total_of
-from hotline.figures.periods import TZ
+from hotline.figures.periods import TZ, midnight
 
 routes = web.RouteTableDef()
 
@@ -43,6 +45,13 @@ async def agent_figures(request: web.Request) -> web.Response:
     q = parse_query(request, AgentDaysQuery)
     now = request.app[SERVICES].clock()
     day = q.day or now.astimezone(TZ).date()
+    keep = request.app[SETTINGS].member_history_days
+    if keep and midnight(day) < now - dt.timedelta(days=keep):
+        # Pruned (adapters.ami.member_store): that day's changes are gone, its figures would be wrong.
+        raise InvalidInput(
+            f"the member history is kept {keep} days (HOTLINE_MEMBER_HISTORY_DAYS): {day} is older",
+            {"day": str(day), "member_history_days": keep},
+        )
     async with request.app[POOL].acquire() as conn:
         days = await agent_days(conn, day, now)
     return respond(request, {"day": day, "agents": [d.as_dict() for d in days], "total": total_of(days).figures()})

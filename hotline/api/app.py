@@ -12,6 +12,7 @@ from aiohttp import web
 
 from adapters.ami.adapter import AmiAdapter
 from adapters.ami.config import parse_nodes
+from adapters.ami.member_store import MemberHistoryPrune
 from adapters.cel.worker import CelWorker, resolve_node
 from adapters.webhook.config import RelayConfig
 from adapters.webhook.relay import OutboxRelay
@@ -115,6 +116,11 @@ def _ami_metrics(app: web.Application) -> AmiMetricsSync | None:
     return AmiMetricsSync(adapter, app[METRICS].operator) if adapter is not None else None
 
 
+def _member_history_prune(app: web.Application) -> MemberHistoryPrune | None:
+    days = app[SETTINGS].member_history_days
+    return MemberHistoryPrune(app[POOL], timedelta(days=days), clock=app[SERVICES].clock) if days else None
+
+
 def _cel_worker(app: web.Application) -> CelWorker:
     settings = app[SETTINGS]
     node = resolve_node(settings.cel_node, settings.ami_nodes)
@@ -163,6 +169,7 @@ def create_app(settings: Settings) -> web.Application:
     app[AMI_RUNNING] = {}
     add_worker(app, "ami", _ami_adapter)
     add_worker(app, "ami", _ami_metrics)
+    add_worker(app, "ami", _member_history_prune)
     add_worker(app, "cel", _cel_worker)
     add_worker(app, "clock", _deadline_clock)
     add_worker(app, "clock", lambda app: CalendarWatch(app[POOL], app[SERVICES].deadlines))
