@@ -18,6 +18,8 @@ import redis.asyncio as aioredis
 from adapters.ami.adapter import AmiAdapter
 from adapters.ami.replay import Cut, ReplayServer
 from adapters.ami.trace import parse_headers
+from hotline.figures import TZ
+from hotline.wallboard.push import WallboardPush
 from tests.ami_helpers import NODE, node_for, settle, wait_for
 from tests.api_helpers import Client, running_server
 from tests.member_helpers import expected_timelines, member_key, state_at, states_server, states_trace
@@ -134,6 +136,32 @@ async def test_the_wallboard_counts_today_and_is_pushed_live(
         assert code == 200
         today = next(q for q in board["queues"] if q["queue"] == "hotline")["today"]
         assert today == {"offered": 0, "answered": 0, "abandoned": 0, "service_level_15s": None}
+
+
+async def test_the_push_recounts_today_at_most_every_few_seconds_and_at_midnight(db: asyncpg.Pool) -> None:
+    tick = [100.0]
+    push = WallboardPush(db, None, today_every=5.0, monotonic=lambda: tick[0])
+    evening = datetime(2026, 10, 5, 23, 59, 50, tzinfo=TZ)
+
+    async def call(name: str, entered: datetime) -> None:
+        await db.execute(
+            """INSERT INTO calls (node, linkedid, queue, state, outcome, entered_at, hold_time, talk_time)
+               VALUES ('pbx1', $1, 'hotline', 'ended', 'answered', $2, 5, 60)""", name, entered)  # fmt: skip
+
+    async def offered(now: datetime) -> int:
+        async with db.acquire() as conn:
+            return (await push._today_figures(conn, now)).get("hotline", {}).get("offered", 0)
+
+    await call("w1", evening - timedelta(minutes=5))
+    assert await offered(evening) == 1
+    await call("w2", evening - timedelta(minutes=1))
+    tick[0] += 4.9
+    assert await offered(evening) == 1  # within today_every: the counts of 4.9 s ago
+    tick[0] += 0.1
+    assert await offered(evening) == 2  # 5 s on: counted again
+    await call("w3", evening + timedelta(seconds=15))  # 00:00:05 the next day
+    tick[0] += 1
+    assert await offered(evening + timedelta(seconds=20)) == 1  # a new day is counted at once, from nothing
 
 
 async def _last_wallboard(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:

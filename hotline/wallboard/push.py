@@ -4,19 +4,27 @@ stored a change that it shows: a call joining, leaving or answered, a member cha
 Changes come in bursts (a call's AgentCalled, AgentConnect and QueueCallerLeave land within a
 millisecond), so a push is sent at most every ``interval`` seconds, always after the last commit
 it follows: a supervisor sees the state of the database, never a half-applied burst.
+
+Callers waiting and members' states are read at every push; today's call figures, which count
+the whole day's calls, at most every ``today_every`` seconds (and at midnight), so a busy day's
+bursts of pushes do not recount the day twice a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 
 from hotline import bus
-from hotline.wallboard.view import wallboard
+from hotline.figures.periods import TZ
+from hotline.wallboard.view import today_by_queue, wallboard
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +32,21 @@ EVENT = "wallboard"
 
 
 class WallboardPush:
-    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis | None, *, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: aioredis.Redis | None,
+        *,
+        interval: float = 0.5,
+        today_every: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._pool = pool
         self._redis = redis
         self._interval = interval
+        self._today_every = today_every
+        self._monotonic = monotonic
+        self._today: tuple[date, float, dict[str | None, dict[str, Any]]] | None = None  # day, when, figures
         self._dirty = asyncio.Event()
         self.pushed = 0
 
@@ -42,9 +61,16 @@ class WallboardPush:
             self._dirty.clear()
             try:
                 async with self._pool.acquire() as conn:
-                    board = await wallboard(conn, datetime.now(UTC))
+                    now = datetime.now(UTC)
+                    board = await wallboard(conn, now, await self._today_figures(conn, now))
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.warning("wallboard not pushed: database unavailable", exc_info=True)
                 continue
             await bus.publish(self._redis, "supervisors", {"type": EVENT, "wallboard": board})
             self.pushed += 1
+
+    async def _today_figures(self, conn: asyncpg.Connection, now: datetime) -> dict[str | None, dict[str, Any]]:
+        day, tick = now.astimezone(TZ).date(), self._monotonic()
+        if self._today is None or self._today[0] != day or tick - self._today[1] >= self._today_every:
+            self._today = (day, tick, await today_by_queue(conn, now))
+        return self._today[2]

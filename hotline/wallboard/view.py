@@ -37,11 +37,21 @@ def _seconds(since: datetime | None, now: datetime) -> int | None:
     return None if since is None else max(0, int((now - since).total_seconds()))
 
 
-async def wallboard(conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
+async def today_by_queue(conn: asyncpg.Connection, now: datetime) -> dict[str | None, dict[str, Any]]:
+    """Today's call figures per queue (Shanghai day of ``now``). Today is never rolled up yet, so
+    this counts the day's calls live: the costly part of a board on a busy day."""
+    rows, _ = await call_kpis(conn, period_of("day", now.astimezone(TZ).date()), "queue")
+    return {r.key.get("queue"): r.as_dict() for r in rows}
+
+
+async def wallboard(
+    conn: asyncpg.Connection, now: datetime, today: dict[str | None, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The board at ``now``; ``today`` as ``today_by_queue`` gave it a moment ago, or counted now."""
     waiting = await conn.fetch(_WAITING)
     members = await conn.fetch(_MEMBERS)
-    rows, _ = await call_kpis(conn, period_of("day", now.astimezone(TZ).date()), "queue")
-    today = {r.key.get("queue"): r.as_dict() for r in rows}
+    if today is None:
+        today = await today_by_queue(conn, now)
     names = sorted({r["queue"] for r in waiting} | {r["queue"] for r in members} | {q for q in today if q})
     queues = []
     for queue in names:
