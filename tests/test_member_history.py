@@ -55,7 +55,7 @@ async def test_pruning_keeps_each_memberships_carry_over_and_the_kept_days_figur
 
 async def test_the_worker_prunes_what_is_older_than_the_days_kept(pool: asyncpg.Pool) -> None:
     await load(pool, _changes())
-    worker = MemberHistoryPrune(pool, timedelta(days=2), clock=lambda: CUT + timedelta(days=2))
+    worker = MemberHistoryPrune(pool, 2, clock=lambda: CUT + timedelta(days=2))
     assert await worker.step() == 3
     assert await worker.step() == 0
     assert min(a for *_, a in await _history(pool)) == at(8, day=D - timedelta(days=3))  # vip's carry-over

@@ -107,6 +107,11 @@ DELETE FROM member_state_changes WHERE id = ANY(ARRAY(
 """
 
 
+def history_kept_from(now: datetime, keep_days: int) -> datetime:
+    """Where the kept member history starts: what the pruning drops and the figures refuse."""
+    return now - timedelta(days=keep_days)
+
+
 async def prune_changes(conn: asyncpg.Connection, before: datetime, batch: int = 10_000) -> int:
     """Drop the member history older than ``before`` but the carry-over rows; the count dropped."""
     removed = 0
@@ -118,18 +123,18 @@ async def prune_changes(conn: asyncpg.Connection, before: datetime, batch: int =
 
 
 class MemberHistoryPrune(Periodic):
-    """Role ``ami``: keeps ``member_state_changes`` to ``keep`` (HOTLINE_MEMBER_HISTORY_DAYS), once an
+    """Role ``ami``: keeps ``member_state_changes`` to ``keep_days`` (HOTLINE_MEMBER_HISTORY_DAYS), once an
     hour. Several processes may run it: two deleting the same rows at once only wait on each other."""
 
     name = "member-history-prune"
 
-    def __init__(self, pool: asyncpg.Pool, keep: timedelta, *, clock: Callable[[], datetime],
+    def __init__(self, pool: asyncpg.Pool, keep_days: int, *, clock: Callable[[], datetime],
                  interval: float = 3600.0) -> None:  # fmt: skip
-        self.pool, self.keep, self.clock, self.interval = pool, keep, clock, interval
+        self.pool, self.keep_days, self.clock, self.interval = pool, keep_days, clock, interval
 
     async def step(self) -> int:
         async with self.pool.acquire() as conn:
-            removed = await prune_changes(conn, self.clock() - self.keep)
+            removed = await prune_changes(conn, history_kept_from(self.clock(), self.keep_days))
         if removed:
-            log.info("member history pruned", extra={"rows": removed, "keep_days": self.keep.days})
+            log.info("member history pruned", extra={"rows": removed, "keep_days": self.keep_days})
         return removed

@@ -10,6 +10,7 @@ import datetime as dt
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from adapters.ami.member_store import history_kept_from
 from hotline.api import reports as r
 from hotline.api.body import parse_query
 from hotline.api.contract import operation, respond
@@ -46,7 +47,7 @@ async def agent_figures(request: web.Request) -> web.Response:
     now = request.app[SERVICES].clock()
     day = q.day or now.astimezone(TZ).date()
     keep = request.app[SETTINGS].member_history_days
-    if keep and midnight(day) < now - dt.timedelta(days=keep):
+    if keep and midnight(day) < history_kept_from(now, keep):
         # Pruned (adapters.ami.member_store): that day's changes are gone, its figures would be wrong.
         raise InvalidInput(
             f"the member history is kept {keep} days (HOTLINE_MEMBER_HISTORY_DAYS): {day} is older",

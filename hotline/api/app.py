@@ -118,7 +118,7 @@ def _ami_metrics(app: web.Application) -> AmiMetricsSync | None:
 
 def _member_history_prune(app: web.Application) -> MemberHistoryPrune | None:
     days = app[SETTINGS].member_history_days
-    return MemberHistoryPrune(app[POOL], timedelta(days=days), clock=app[SERVICES].clock) if days else None
+    return MemberHistoryPrune(app[POOL], days, clock=app[SERVICES].clock) if days else None
 
 
 def _cel_worker(app: web.Application) -> CelWorker:
