@@ -17,14 +17,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 
 from hotline import bus
 from hotline.figures.periods import TZ
-from hotline.wallboard.view import today_by_queue, wallboard
+from hotline.wallboard.view import TodayFigures, today_by_queue, wallboard
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class WallboardPush:
         self._interval = interval
         self._today_every = today_every
         self._monotonic = monotonic
-        self._today: tuple[date, float, dict[str | None, dict[str, Any]]] | None = None  # day, when, figures
+        self._today: tuple[date, float, TodayFigures] | None = None  # day, when, figures
         self._dirty = asyncio.Event()
         self.pushed = 0
 
@@ -69,7 +68,7 @@ class WallboardPush:
             await bus.publish(self._redis, "supervisors", {"type": EVENT, "wallboard": board})
             self.pushed += 1
 
-    async def _today_figures(self, conn: asyncpg.Connection, now: datetime) -> dict[str | None, dict[str, Any]]:
+    async def _today_figures(self, conn: asyncpg.Connection, now: datetime) -> TodayFigures:
         day, tick = now.astimezone(TZ).date(), self._monotonic()
         if self._today is None or self._today[0] != day or tick - self._today[1] >= self._today_every:
             self._today = (day, tick, await today_by_queue(conn, now))

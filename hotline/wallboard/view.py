@@ -21,6 +21,9 @@ import asyncpg
 from hotline.figures.calls import call_kpis
 from hotline.figures.periods import TZ, period_of
 
+# Today's call figures by queue name (None: calls with no queue), as call_kpis' rows give them.
+TodayFigures = dict[str | None, dict[str, Any]]
+
 STATES = ("offline", "ready", "ringing", "in_call", "wrapup", "paused")
 
 _WAITING = """
@@ -37,7 +40,7 @@ def _seconds(since: datetime | None, now: datetime) -> int | None:
     return None if since is None else max(0, int((now - since).total_seconds()))
 
 
-async def today_by_queue(conn: asyncpg.Connection, now: datetime) -> dict[str | None, dict[str, Any]]:
+async def today_by_queue(conn: asyncpg.Connection, now: datetime) -> TodayFigures:
     """Today's call figures per queue (Shanghai day of ``now``). Today is never rolled up yet, so
     this counts the day's calls live: the costly part of a board on a busy day."""
     rows, _ = await call_kpis(conn, period_of("day", now.astimezone(TZ).date()), "queue")
@@ -45,7 +48,7 @@ async def today_by_queue(conn: asyncpg.Connection, now: datetime) -> dict[str | 
 
 
 async def wallboard(
-    conn: asyncpg.Connection, now: datetime, today: dict[str | None, dict[str, Any]] | None = None
+    conn: asyncpg.Connection, now: datetime, today: TodayFigures | None = None
 ) -> dict[str, Any]:
     """The board at ``now``; ``today`` as ``today_by_queue`` gave it a moment ago, or counted now."""
     waiting = await conn.fetch(_WAITING)
