@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from hotline.errors import NotFound
+from aiohttp import web
+
+from hotline.errors import ApiError, NotFound
+
+
+class RangeNotSatisfiable(ApiError):
+    status, code = 416, "range_not_satisfiable"
 
 
 def file_of(name: PurePosixPath, recordings_dir: str) -> Path:
@@ -17,3 +23,24 @@ def file_of(name: PurePosixPath, recordings_dir: str) -> Path:
     if not path.is_file():
         raise NotFound("the recording's file is not there (yet)")
     return path
+
+
+def check_range(request: web.Request, path: Path) -> None:
+    """RangeNotSatisfiable (416, ``Content-Range: bytes */size``) for a Range the file cannot
+    give, decided as aiohttp's FileResponse would decide it, so that answer is our JSON error as
+    every other error is (and as the relay's 416 is), not the file response's empty 416."""
+    if "Range" not in request.headers:
+        return
+    stat = path.stat()
+    if_range = request.if_range
+    if if_range is not None and stat.st_mtime > if_range.timestamp():
+        return  # the file changed since the player's copy: the whole file comes, range or none
+    try:
+        start, stop = request.http_range.start, request.http_range.stop
+    except ValueError:
+        start, stop = stat.st_size, None  # a Range that is not a byte range: nothing it names is here
+    if start is None or (start < 0 and stop is None) or start < stat.st_size:
+        return
+    error = RangeNotSatisfiable("the range asked for is not in the recording", {"size": stat.st_size})
+    error.headers["Content-Range"] = f"bytes */{stat.st_size}"
+    raise error

@@ -21,7 +21,8 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from hotline.errors import ApiError, NotFound, ServiceUnavailable
+from hotline.errors import NotFound, ServiceUnavailable
+from hotline.recordings.local import RangeNotSatisfiable
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,6 @@ _PASSED = ("Content-Range", "Accept-Ranges", "Last-Modified", "ETag")
 
 class RecordingsUnavailable(ServiceUnavailable):
     code = "recordings_unavailable"
-
-
-class RangeNotSatisfiable(ApiError):
-    status, code = 416, "range_not_satisfiable"
 
 
 def check_base(url: str) -> str:
