@@ -14,7 +14,12 @@ client count, each measure runs for ``--seconds`` with that many concurrent clie
   (one path counted once);
 - ``same_sql``: ``actions.insert_order`` in a transaction on an asyncpg pool of the server's
   size — the intake's own statements (number, order, audit, signature), no HTTP;
-- ``plain_insert``: one ``INSERT`` of one row, committed (synchronous_commit as configured).
+- ``plain_insert``: one ``INSERT`` of one row, committed (synchronous_commit as configured);
+- ``http_floor``: that same insert behind a bare aiohttp route (JSON in, JSON out, a pool of the
+  server's size, the same loop, in a child process of its own): no auth, no validation, no
+  order — the most any HTTP intake on this stack can do on this machine. #19's two targets
+  together ask ``http_create >= 0.7 * 0.5 * plain_insert``; ``http_floor / plain_insert`` shows
+  what a route doing nothing but the insert reaches.
 
 The last line is JSON: client count -> rates per second, e.g. ``{"8": {"http_create": …}}``.
 The machine may be shared: compare ratios within one run.
@@ -30,11 +35,12 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import asyncpg
+from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,6 +56,7 @@ from tests.orders_helpers import who  # noqa: E402
 from tests.scratch import scratch_database  # noqa: E402
 
 POOL_MAX = 20
+FLOOR_POOL = web.AppKey("floor_pool", asyncpg.Pool)
 ORDER = {
     "kind": "complaint",
     "category_code": "010101",
@@ -76,6 +83,32 @@ def _serve(database_url: str, redis_url: str, port: int) -> None:
     from benchmarks.profiling import run_app
 
     run_app(create_app(settings), port)
+
+
+def _serve_floor(database_url: str, port: int) -> None:
+    """The child process of ``http_floor``: one bare route doing the plain insert."""
+    from hotline.serve import new_event_loop
+
+    async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[FLOOR_POOL] = await asyncpg.create_pool(database_url, min_size=POOL_MAX, max_size=POOL_MAX)
+        yield
+        await app[FLOOR_POOL].close()
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def insert(request: web.Request) -> web.Response:
+        body = await request.json()
+        new_id = await request.app[FLOOR_POOL].fetchval(
+            "INSERT INTO bench_plain (v) VALUES ($1) RETURNING id", body["content"]
+        )
+        return web.json_response({"id": new_id}, status=201)
+
+    app = web.Application()
+    app.cleanup_ctx.append(pool_ctx)
+    app.router.add_post("/floor", insert)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_event_loop(profiling.LOOP))
 
 
 def _free_port() -> int:
@@ -147,19 +180,25 @@ async def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             await conn.execute("CREATE TABLE bench_plain (id bigserial PRIMARY KEY, v text NOT NULL)")
         finally:
             await conn.close()
-        port = _free_port()
-        server = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, redis_url, port), daemon=True)
+        port, floor_port = _free_port(), _free_port()
+        spawn = multiprocessing.get_context("spawn")
+        server = spawn.Process(target=_serve, args=(url, redis_url, port), daemon=True)
+        floor = spawn.Process(target=_serve_floor, args=(url, floor_port), daemon=True)
         server.start()
+        floor.start()
         pool = await db.create_pool(url, min_size=POOL_MAX, max_size=POOL_MAX)
         try:
-            return await _measure(args, f"http://127.0.0.1:{port}", pool)
+            return await _measure(args, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", pool)
         finally:
             await pool.close()
-            server.terminate()
-            server.join(10)
+            for child in (server, floor):
+                child.terminate()
+                child.join(10)
 
 
-async def _measure(args: argparse.Namespace, base: str, pool: asyncpg.Pool) -> dict[str, dict[str, float]]:
+async def _measure(
+    args: argparse.Namespace, base: str, floor_base: str, pool: asyncpg.Pool
+) -> dict[str, dict[str, float]]:
     agent = await who(pool, "agent1001")
     data = m.NewOrder.model_validate(ORDER)
 
@@ -178,6 +217,14 @@ async def _measure(args: argparse.Namespace, base: str, pool: asyncpg.Pool) -> d
     connector = aiohttp.TCPConnector(limit=max(args.clients) + 4)
     async with aiohttp.ClientSession(connector=connector) as session:
         await _wait_for(session, base)
+        await _wait_for(session, floor_base)
+
+        async def http_floor() -> None:
+            async with session.post(floor_base + "/floor", json=ORDER) as r:
+                await r.json()
+                if r.status != 201:
+                    raise RuntimeError(f"the floor route answered HTTP {r.status}")
+
         async with session.post(
             base + "/api/auth/login", json={"username": "agent1001", "password": DEMO_PASSWORD}
         ) as r:
@@ -190,9 +237,13 @@ async def _measure(args: argparse.Namespace, base: str, pool: asyncpg.Pool) -> d
                 "agent_path": await rate(clients, args.seconds, http.agent_path),
                 "same_sql": await rate(clients, args.seconds, same_sql),
                 "plain_insert": await rate(clients, args.seconds, plain_insert),
+                "http_floor": await rate(clients, args.seconds, http_floor),
             }
             out[str(clients)] = {k: round(v, 1) for k, v in row.items()}
-            ratios = f"http/sql {row['http_create'] / row['same_sql']:.2f}  sql/plain {row['same_sql'] / row['plain_insert']:.2f}"
+            ratios = (
+                f"http/sql {row['http_create'] / row['same_sql']:.2f}  sql/plain {row['same_sql'] / row['plain_insert']:.2f}"
+                f"  floor/plain {row['http_floor'] / row['plain_insert']:.2f}"
+            )
             print(f"{clients:>3} clients: " + "  ".join(f"{k} {v:7.1f}/s" for k, v in row.items()) + "  " + ratios,
                   file=sys.stderr, flush=True)  # fmt: skip
     return out
