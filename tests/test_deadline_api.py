@@ -14,10 +14,14 @@ from hotline.orders.states import Action
 from tests.api_helpers import Client, running_server
 from tests.orders_helpers import new_order, unit_id, who
 
+# The server's clock, pinned: "overdue now" and "due soon" are read at it, not at the day the tests run.
+AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Shanghai
+
 
 @pytest.fixture
 async def server(seeded_database_url, redis_url):
-    async with running_server(seeded_database_url, redis_url) as base, aiohttp.ClientSession() as session:
+    running = running_server(seeded_database_url, redis_url, clock=lambda: AT)
+    async with running as base, aiohttp.ClientSession() as session:
         yield Client(session, base)
 
 
@@ -30,12 +34,12 @@ async def dispatch_at(pool: asyncpg.Pool, when: datetime, unit: str = "city.cgj"
 
 
 async def test_overdue_now_per_unit_oldest_first(server: Client, seeded_pool) -> None:
-    now = datetime.now(UTC)
+    now = AT
     oldest = await dispatch_at(seeded_pool, now - timedelta(days=40), kind="consult")
     older = await dispatch_at(seeded_pool, now - timedelta(days=30), unit="hub.320302", kind="consult")
     suspended = await dispatch_at(seeded_pool, now - timedelta(days=50), kind="consult")
     await actions.act(
-        seeded_pool, actions.Services(), await who(seeded_pool, "supervisor"), suspended, Action.SUSPEND,
+        seeded_pool, actions.Services(clock=lambda: AT), await who(seeded_pool, "supervisor"), suspended, Action.SUSPEND,
         actions.parse_payload(Action.SUSPEND, {"reason": "等待司法裁定"}),
     )  # fmt: skip
     fresh = await dispatch_at(seeded_pool, now, kind="complaint")
@@ -56,7 +60,7 @@ async def test_overdue_now_per_unit_oldest_first(server: Client, seeded_pool) ->
 
 
 async def test_due_soon(server: Client, seeded_pool) -> None:
-    now = datetime.now(UTC)
+    now = AT
     urgent = await dispatch_at(seeded_pool, now, kind="help", urgency="urgent")  # sign 30 min, reply 24 h
     await dispatch_at(seeded_pool, now - timedelta(days=40), kind="consult")  # already late: not "soon"
     sup = await server.login("supervisor")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp
 import asyncpg
@@ -160,3 +161,27 @@ async def test_calls(supervisor: Client, data: Data) -> None:
     assert status == 200 and len(body["rows"]) == 24
     status, body = await supervisor.request("GET", f"/api/figures/calls?by=agent&{OCT}")
     assert status == 200 and body["rows"][0]["name"] == "话务员1001"
+
+
+@pytest.mark.parametrize(
+    ("at", "month", "day"),
+    [
+        (datetime(2026, 10, 15, 2, 0, tzinfo=UTC), "2026-10", "2026-10-15"),
+        # 16:30 UTC on the 31st is already 00:30 on 1 November in Shanghai: the next month's figures.
+        (datetime(2026, 10, 31, 16, 30, tzinfo=UTC), "2026-11", "2026-11-01"),
+    ],
+)
+async def test_without_a_date_the_period_is_today_on_the_servers_clock(
+    seeded_database_url: str, redis_url: str, data: Data, at: datetime, month: str, day: str
+) -> None:
+    async with running_server(seeded_database_url, redis_url, clock=lambda: at) as base, aiohttp.ClientSession() as s:
+        supervisor = await Client(s, base).login("supervisor")
+        status, body = await supervisor.request("GET", "/api/figures?group=unit")
+        assert status == 200, body
+        assert body["period"]["from"] == f"{month}-01"
+        status, asked = await supervisor.request("GET", f"/api/figures?group=unit&period=month&date={day}")
+        assert body == asked
+        if month == "2026-10":
+            assert body["total"]["dispatched"] == 9  # October's hand-worked set
+        status, body = await supervisor.request("GET", "/api/figures/calls?by=queue")
+        assert status == 200 and (body["period"]["from"], body["period"]["to"]) == (day, day)

@@ -117,7 +117,7 @@ async def test_the_wallboard_counts_today_and_is_pushed_live(
             assert (await ws.receive_json(timeout=5))["type"] == "hello"
             server = states_server(shared_dir)
             await server.start()
-            adapter = AmiAdapter([node_for(server)], db, redis)
+            adapter = AmiAdapter([node_for(server)], db, redis, clock=lambda: now[0])
             await adapter.start()
             try:
                 await settle(adapter, server)
@@ -127,6 +127,11 @@ async def test_the_wallboard_counts_today_and_is_pushed_live(
                 await server.close()
         hotline = next(q for q in frame["wallboard"]["queues"] if q["queue"] == "hotline")
         assert {m["state"] for m in hotline["members"]} == {"ready"} and hotline["waiting"] == []
+        # The frame is told at the services' clock, as GET /api/wallboard is: each member's time in
+        # its state runs to that "now" (an hour after the recording), not to this machine's day.
+        for m in hotline["members"]:
+            since = datetime.fromisoformat(m["since"])
+            assert m["in_state"] == int((now[0] - since).total_seconds()) and 0 < m["in_state"] < 2 * 3600, m
         assert adapter.wallboard.pushed >= 1
         code, board = await supervisor.request("GET", "/api/wallboard")
         today = next(q for q in board["queues"] if q["queue"] == "hotline")["today"]

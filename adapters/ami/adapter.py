@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -50,7 +51,10 @@ class AmiAdapter:
         protocol_factory: type[HotlineAMIProtocol] = HotlineAMIProtocol,
         command_ttl: float = 30.0,
         wrapup: Mapping[str, int] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock``: the services' clock (``hotline.orders.change.Services``), for what the
+        adapter tells at "now" rather than at an event's time: the wallboard's waits and day."""
         names = [n.name for n in nodes]
         if len(set(names)) != len(names):
             raise ValueError(f"AMI node names must be unique: {names}")
@@ -60,7 +64,7 @@ class AmiAdapter:
         self._protocol_factory = protocol_factory
         self.screenpop = ScreenPop(pool, redis)
         # The wallboard is pushed after a commit that changed what it shows (calls or members).
-        self.wallboard = WallboardPush(pool, redis)
+        self.wallboard = WallboardPush(pool, redis, clock=clock)
         self.writer = CallWriter(pool, on_answered=self.screenpop.submit, on_committed=self.wallboard.nudge)
         self.member_writer = MemberWriter(pool, on_committed=self.wallboard.nudge)
         self.members: dict[str, MemberWatch] = {}

@@ -106,7 +106,8 @@ def _ami_adapter(app: web.Application) -> AmiAdapter | None:
     nodes = parse_nodes(app[SETTINGS].ami_nodes)
     ttl = app[SETTINGS].command_ttl_seconds
     wrapup = queue_wrapup(app[SETTINGS])
-    adapter = AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl, wrapup=wrapup) if nodes else None
+    clock = app[SERVICES].clock
+    adapter = AmiAdapter(nodes, app[POOL], app[REDIS], command_ttl=ttl, wrapup=wrapup, clock=clock) if nodes else None
     app[AMI_RUNNING]["adapter"] = adapter
     return adapter
 

@@ -18,7 +18,7 @@ deadlines a draft order would get.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -115,7 +115,8 @@ async def overdue_now(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, LateQuery)
     async with request.app[POOL].acquire() as conn:
-        result = await overdue.listing(conn, datetime.now(UTC), unit_id=q.unit_id, clock=q.clock, limit=q.limit)
+        now = request.app[SERVICES].clock()
+        result = await overdue.listing(conn, now, unit_id=q.unit_id, clock=q.clock, limit=q.limit)
     return respond(request, result)
 
 
@@ -124,7 +125,7 @@ async def overdue_now(request: web.Request) -> web.Response:
 async def due_soon(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, SoonQuery)
-    now = datetime.now(UTC)
+    now = request.app[SERVICES].clock()
     async with request.app[POOL].acquire() as conn:
         until = now + timedelta(hours=q.within_hours)
         result = await overdue.listing(
@@ -178,7 +179,7 @@ async def preview(request: web.Request) -> web.Response:
     """The deadlines a dispatch at ``at`` (default now) would set, and the rules behind them."""
     require_role(request, CENTRE, "deadline previews are for call-centre staff")
     q = parse_query(request, PreviewQuery)
-    at = q.at or datetime.now(UTC)
+    at = q.at or request.app[SERVICES].clock()
     deadlines = request.app[SERVICES].deadlines
     order = {"kind": q.kind, "category_code": q.category_code, "urgency": q.urgency}
     async with request.app[POOL].acquire() as conn:
@@ -200,8 +201,8 @@ async def preview(request: web.Request) -> web.Response:
 async def calendar(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, CalendarQuery)
-    year = q.year or datetime.now(UTC).year
     deadlines = request.app[SERVICES].deadlines
+    year = q.year or request.app[SERVICES].clock().astimezone(deadlines.calendar.tz).year
     async with request.app[POOL].acquire() as conn:
         items = await store.overrides(conn, year)
         cal = await deadlines.calendar_for(conn)

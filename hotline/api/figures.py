@@ -26,11 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hotline.api import reports as r
 from hotline.api.body import parse_query
 from hotline.api.contract import operation, respond
-from hotline.api.keys import POOL, SETTINGS
+from hotline.api.keys import POOL, SERVICES, SETTINGS
 from hotline.api.middleware import SUPERVISORS, require_role
 from hotline.errors import InvalidInput
 from hotline.figures import (
     METRICS,
+    TZ,
     CallsBy,
     FiguresTable,
     GroupName,
@@ -43,7 +44,6 @@ from hotline.figures import (
     figures,
     figures_csv,
     period_of,
-    today,
     trend,
 )
 from hotline.figures.survey import SurveyBy, parse_scale, survey_figures
@@ -80,10 +80,11 @@ class PeriodQuery(BaseModel):
             between(self.from_, self.to)  # raises ValueError on a reversed or too long range
         return self
 
-    def resolve(self, default: PeriodKind = "day") -> Period:
+    def resolve(self, today: dt.date, default: PeriodKind = "day") -> Period:
+        """The period asked for; without a date, the one holding ``today``."""
         if self.from_ is not None and self.to is not None:
             return between(self.from_, self.to)
-        return period_of(self.period or default, self.date or today())
+        return period_of(self.period or default, self.date or today)
 
 
 class FiguresQuery(PeriodQuery):
@@ -120,6 +121,11 @@ class SurveyQuery(PeriodQuery):
     by: SurveyBy = "agent"
 
 
+def _today(request: web.Request) -> dt.date:
+    """Today in Shanghai on the services' clock, as every other "now" of the API is read."""
+    return request.app[SERVICES].clock().astimezone(TZ).date()
+
+
 def _supervisor(request: web.Request) -> None:
     require_role(request, SUPERVISORS, "figures are for supervisors")
 
@@ -129,7 +135,7 @@ async def _table(request: web.Request) -> FiguresTable:
     async with request.app[POOL].acquire() as conn:
         return await figures(
             conn,
-            q.resolve("month"),
+            q.resolve(_today(request), "month"),
             q.group,
             level=q.level,
             category_depth=q.depth,
@@ -163,7 +169,7 @@ async def figures_export(request: web.Request) -> web.Response:
 async def figures_orders(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, DrillQuery)
-    period = q.resolve("month")
+    period = q.resolve(_today(request), "month")
     try:
         async with request.app[POOL].acquire() as conn:
             page = await drill_down(
@@ -189,7 +195,7 @@ async def figures_orders(request: web.Request) -> web.Response:
 async def figures_trend(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, TrendQuery)
-    period = q.resolve()
+    period = q.resolve(_today(request))
     try:
         async with request.app[POOL].acquire() as conn:
             points = await trend(
@@ -212,7 +218,7 @@ async def figures_trend(request: web.Request) -> web.Response:
 async def figures_calls(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, CallsQuery)
-    period = q.resolve()
+    period = q.resolve(_today(request))
     async with request.app[POOL].acquire() as conn:
         rows, total = await call_kpis(conn, period, q.by)
     return respond(
@@ -226,7 +232,7 @@ async def figures_calls(request: web.Request) -> web.Response:
 async def figures_survey(request: web.Request) -> web.Response:
     _supervisor(request)
     q = parse_query(request, SurveyQuery)
-    period = q.resolve()
+    period = q.resolve(_today(request))
     async with request.app[POOL].acquire() as conn:
         rows, total = await survey_figures(conn, period, q.by, parse_scale(request.app[SETTINGS].survey_scale))
     return respond(request, {"period": period.as_dict(), "by": q.by, "rows": rows, "total": total})

@@ -39,12 +39,16 @@ class WallboardPush:
         interval: float = 0.5,
         today_every: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._pool = pool
         self._redis = redis
         self._interval = interval
         self._today_every = today_every
         self._monotonic = monotonic
+        # The services' clock, as GET /api/wallboard reads it: a pushed frame and the board asked
+        # for at the same moment count the same day and the same waits.
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._today: tuple[date, float, TodayFigures] | None = None  # day, when, figures
         self._dirty = asyncio.Event()
         self.pushed = 0
@@ -60,7 +64,7 @@ class WallboardPush:
             self._dirty.clear()
             try:
                 async with self._pool.acquire() as conn:
-                    now = datetime.now(UTC)
+                    now = self._clock()
                     board = await wallboard(conn, now, await self._today_figures(conn, now))
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.warning("wallboard not pushed: database unavailable", exc_info=True)
