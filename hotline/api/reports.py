@@ -6,31 +6,76 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from hotline.api.schemas import Open, Timestamp
+from hotline.figures.counting import COUNTS, RATES
 
 # ---------------------------------------------------------------- deadlines
 
 
-class Late(Open):
+class Closed(BaseModel):
+    """An answer whose every field is declared here: a field a handler adds without declaring it
+    is a ResponseMismatch in the tests, never silently dropped from the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Clock = Literal["sign", "reply", "visit", "extension"]
+
+
+class LateUnit(Closed):
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    count: int = Field(description="its assignments listed (all of them, not only this page)")
+    oldest_due_at: Timestamp
+
+
+class LateItem(Closed):
+    """One clock of one open assignment: late (``late_seconds`` > 0) or coming due (< 0)."""
+
+    assignment_id: int
+    order_id: int
+    number: str
+    kind: str
+    urgency: str
+    order_status: str
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    status: str = Field(description="the assignment's status")
+    dispatched_at: Timestamp
+    clock: Literal["sign", "reply"]
+    due_at: Timestamp
+    late_seconds: int = Field(description="now − due_at, in seconds")
+
+
+class Late(Closed):
     """Open assignments past (or coming up to) a deadline, with counts per unit."""
 
     now: Timestamp
     total: int
-    units: list[dict[str, Any]]
-    items: list[dict[str, Any]]
+    units: list[LateUnit]
+    items: list[LateItem]
 
 
-class PolicyRule(Open):
+class PolicyRule(Closed):
     id: int
-    clock: str
+    preset: str
+    clock: Clock
+    kind: str | None = Field(description="the order kind it applies to; null: any")
+    category_prefix: str | None = Field(description="the category codes it applies to; null: any")
+    urgency: str | None = Field(description="null: any")
     amount: int
-    unit: str
+    unit: Literal["minutes", "hours", "days", "working_hours", "working_days"]
+    note: str
+    created_at: Timestamp
 
 
-class Preset(Open):
+class Preset(Closed):
     name: str
+    description: str
     active: bool
     rules: list[PolicyRule]
 
@@ -66,7 +111,7 @@ class Preview(BaseModel):
     extension_limit: Limit
 
 
-class CalendarDay(Open):
+class CalendarDay(Closed):
     day: dt.date
     workday: bool
     note: str
@@ -90,10 +135,19 @@ class PeriodOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
-class FigureRow(Open):
-    key: str | None
+class _FigureRowKeys(Closed):
+    key: str | None = Field(description="the group's key (drill-downs and trends take it); null on the total")
     code: str | None
     name: str
+
+
+# Every count (an integer) and every rate (null when its denominator is 0) the figures define.
+FigureRow = create_model(
+    "FigureRow",
+    __base__=_FigureRowKeys,
+    **{name: (int, ...) for name in COUNTS},
+    **{name: (float | None, Field(description=f"{n} / {d}")) for name, (n, d) in RATES.items()},
+)
 
 
 class Figures(BaseModel):
