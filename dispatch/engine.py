@@ -37,6 +37,7 @@ from dispatch.vetoes import list_vetoes
 Outcome = Literal["rule", "centre", "none"]
 REVIEW_BELOW = 0.8  # a decision less sure than this of the place should be checked by the agent
 CONTENT_FACTOR = 0.8  # a place found only in the free-text content counts for less
+GENERATION_SQL = "SELECT generation FROM dispatch_generation"  # bumped by every edit of the routing data
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +179,7 @@ async def load_snapshot(conn: asyncpg.Connection) -> Snapshot:
     """Read everything in one consistent snapshot of the database, then compile it."""
 
     async def read() -> tuple[Any, ...]:
-        generation = await conn.fetchval("SELECT generation FROM dispatch_generation")
+        generation = await conn.fetchval(GENERATION_SQL)
         categories = {r["code"]: r["name"] for r in await conn.fetch("SELECT code, name FROM categories")}
         return (
             generation,
@@ -364,9 +365,11 @@ class Router:
         async with self._lock:
             self._snapshot = await load_snapshot(conn)
 
-    async def refresh(self, conn: asyncpg.Connection) -> bool:
-        """Reload when the data changed since the snapshot was taken; one tiny query otherwise."""
-        current = await conn.fetchval("SELECT generation FROM dispatch_generation")
+    async def refresh(self, conn: asyncpg.Connection, current: int | None = None) -> bool:
+        """Reload when the data changed since the snapshot was taken; one tiny query otherwise,
+        none when the caller read ``current`` (the generation) with something else of its own."""
+        if current is None:
+            current = await conn.fetchval(GENERATION_SQL)
         if current == self._snapshot.generation:
             return False
         async with self._lock:

@@ -17,6 +17,7 @@ from hotline.deadlines.service import Deadlines
 from hotline.errors import InvalidInput
 from hotline.orders import actions, numbers
 from hotline.orders import models as m
+from hotline.orders.states import Action
 from tests.api_helpers import Client, running_server
 from tests.orders_helpers import who
 
@@ -42,7 +43,7 @@ async def _statements(conn: asyncpg.Connection, work) -> list[str]:
     return sent
 
 
-async def test_an_intake_is_six_statements_and_its_order_is_whole(seeded_pool: asyncpg.Pool) -> None:
+async def test_an_intake_is_five_statements_and_its_order_is_whole(seeded_pool: asyncpg.Pool) -> None:
     agent = await who(seeded_pool, "agent1001")
     async with seeded_pool.acquire() as conn:
         services = actions.Services(router=await Router.load(conn), clock=lambda: AT)
@@ -57,10 +58,8 @@ async def test_an_intake_is_six_statements_and_its_order_is_whole(seeded_pool: a
         orders: list[asyncpg.Record] = []
         await intake()  # the first one reads the deadline policy
         sent = await _statements(conn, intake)
-    assert sent == [
-        "BEGIN;", "SELECT generation FROM", "WITH created AS", "SELECT token FROM", "INSERT INTO sms_messages",
-        "COMMIT;",
-    ]  # fmt: skip
+    # The routing generation and the deadline policy's token are read together, before the insert.
+    assert sent == ["BEGIN;", "SELECT (SELECT generation", "WITH created AS", "INSERT INTO sms_messages", "COMMIT;"]
     first, second = orders
     assert (first["number"], second["number"]) == ("20261201-000001", "20261201-000002")
     # The place went into the insert: the agent's division, routing's evidence beside it.
@@ -195,3 +194,26 @@ async def test_a_failed_publish_is_logged_and_the_next_one_still_goes(
     message = await pubsub.get_message(timeout=2, ignore_subscribe_messages=True)
     assert message is not None and json.loads(message["data"]) == {"n": 2}
     await pubsub.aclose()
+
+
+async def test_a_dispatch_reads_the_routing_generation_and_the_deadline_token_together(
+    seeded_pool: asyncpg.Pool,
+) -> None:
+    agent = await who(seeded_pool, "agent1001")
+    async with seeded_pool.acquire() as conn:
+        services = actions.Services(router=await Router.load(conn), clock=lambda: AT)
+    order = await actions.create_order(seeded_pool, services, agent, m.NewOrder.model_validate(ORDER))
+    async with seeded_pool.acquire() as conn:
+        _, unit = await actions.suggest(conn, services, await conn.fetchrow("SELECT * FROM work_orders WHERE id = $1",
+                                                                              order["id"]))  # fmt: skip
+        body = actions.parse_payload(Action.DISPATCH, {"unit_id": unit, "version": order["version"]})
+
+        async def dispatch() -> None:
+            async with conn.transaction():
+                await actions.act_in_transaction(conn, services, agent, order["id"], Action.DISPATCH, body)
+
+        sent = await _statements(conn, dispatch)
+    assert sent.count("SELECT (SELECT generation") == 1
+    assert not any(s.startswith(("SELECT generation FROM", "SELECT token FROM")) for s in sent), sent
+    assignment = await seeded_pool.fetchrow("SELECT * FROM assignments WHERE order_id = $1", order["id"])
+    assert assignment["unit_id"] == unit and assignment["sign_due_at"] > AT  # the deadlines were counted

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 WARNING_SHARE = 0.8
 TIMED_CLOCKS = (Clock.SIGN, Clock.REPLY)
+TOKEN_SQL = "SELECT token FROM deadline_generation"  # changed by every edit of the policy or calendar (sql/032)
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,16 @@ class Deadlines:
 
     # ------------------------------------------------------------ reading policy
 
-    async def policy(self, conn: asyncpg.Connection) -> tuple[tuple[Rule, ...], BusinessCalendar]:
-        """The active preset's rules and the calendar with its overrides, as ``conn`` sees them now."""
+    async def policy(
+        self, conn: asyncpg.Connection, token: UUID | None = None
+    ) -> tuple[tuple[Rule, ...], BusinessCalendar]:
+        """The active preset's rules and the calendar with its overrides, as ``conn`` sees them now.
+        ``token``: the policy's token (``TOKEN_SQL``) when the caller read it on ``conn`` already,
+        with something else of its own, in this transaction."""
         # The token first: a change committed between the reads leaves the rules newer than the
         # token kept with them, and the next read of the token reloads; never the other way round.
-        token = await conn.fetchval("SELECT token FROM deadline_generation")
+        if token is None:
+            token = await conn.fetchval(TOKEN_SQL)
         kept = self._policy
         if kept is None or kept.token != token or kept.base is not self.calendar:
             kept = _Policy(token, self.calendar, await self._read_rules(conn), await self._read_calendar(conn))
@@ -105,11 +111,16 @@ class Deadlines:
         return pick(await self.rules(conn), clock, order["kind"], order["category_code"], order["urgency"])
 
     async def dues(
-        self, conn: asyncpg.Connection, order: Mapping[str, Any], start: datetime, clocks: tuple[Clock, ...]
+        self,
+        conn: asyncpg.Connection,
+        order: Mapping[str, Any],
+        start: datetime,
+        clocks: tuple[Clock, ...],
+        token: UUID | None = None,
     ) -> tuple[BusinessCalendar, dict[Clock, tuple[Rule, datetime]]]:
         """For an order (anything with kind, category_code and urgency) and a start, each clock's
         rule and due time under the active preset, and the calendar they were counted on."""
-        rules, cal = await self.policy(conn)
+        rules, cal = await self.policy(conn, token)
         out = {}
         for clock in clocks:
             rule = pick(rules, clock, order["kind"], order["category_code"], order["urgency"])
@@ -118,9 +129,11 @@ class Deadlines:
 
     # ------------------------------------------------------------ dispatch
 
-    async def for_dispatch(self, conn: asyncpg.Connection, order: Mapping[str, Any], start: datetime) -> Planned:
+    async def for_dispatch(
+        self, conn: asyncpg.Connection, order: Mapping[str, Any], start: datetime, token: UUID | None = None
+    ) -> Planned:
         """A new assignment's sign-by and reply-by, counted from ``start`` (its dispatch)."""
-        cal, dues = await self.dues(conn, order, start, TIMED_CLOCKS)
+        cal, dues = await self.dues(conn, order, start, TIMED_CLOCKS, token)
         return Planned(cal, start, dues)
 
     def timers(self, planned: Planned) -> list[tuple[str, str, datetime, datetime]]:

@@ -29,7 +29,7 @@ from hotline.errors import (
 from hotline.orders import models as m
 from hotline.orders import numbers, place, store
 from hotline.orders.assignment_states import OPEN, param
-from hotline.orders.change import Change, Services
+from hotline.orders.change import Change, Services, fresh
 from hotline.orders.dispatching import suggest
 from hotline.orders.handlers import HANDLERS, assist_action
 from hotline.orders.notify import live, publish_change
@@ -95,7 +95,8 @@ async def insert_order(
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     # The time of intake comes from the services' clock, as every action's does (not the server's now()).
     now = services.clock()
-    located = await place.at_intake(conn, services.router, data)  # from the text alone: no row needed yet
+    known = await fresh(conn)
+    located = await place.at_intake(conn, services.router, data, known.routing)  # from the text: no row yet
     # The caller's identity lives on the order row alone, where every view masks it; the history keeps the rest.
     body = data.model_dump(exclude={"caller_number", "caller_name"}) | {"place": located.as_dict() if located else None}
     row = {
@@ -120,7 +121,7 @@ async def insert_order(
         raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
     if later is not None:
         order = await place.record(conn, order["id"], later)
-    await sms_notices.on_intake(conn, services, order, services.clock())
+    await sms_notices.on_intake(conn, services, order, services.clock(), known.deadlines)
     return order
 
 

@@ -6,19 +6,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
 
-from dispatch.engine import Router
+from dispatch.engine import GENERATION_SQL, Router
 from hotline.auth import Principal
-from hotline.deadlines.service import Deadlines
+from hotline.deadlines.service import TOKEN_SQL, Deadlines
 from hotline.orders import models as m
 from hotline.orders.states import Action, Status
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """The routing data's generation and the deadline policy's token, as one transaction read them:
+    whether the Router's and the Deadlines' in-process copies still hold (``Router.refresh``,
+    ``Deadlines.policy``)."""
+
+    routing: int
+    deadlines: UUID
+
+
+async def fresh(conn: asyncpg.Connection) -> Fresh:
+    """Both in one round trip, for an action that routes and counts deadlines (intake, dispatch)."""
+    row = await conn.fetchrow(f"SELECT ({GENERATION_SQL}) AS routing, ({TOKEN_SQL}) AS deadlines")
+    return Fresh(row["routing"], row["deadlines"])
 
 
 @dataclass

@@ -5,6 +5,7 @@ written with its deadlines and pushed to the unit's system with them."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -13,19 +14,20 @@ from hotline.errors import Forbidden, InvalidInput
 from hotline.orders import models as m
 from hotline.orders import place, store
 from hotline.orders.assignment_states import AssignmentStatus
-from hotline.orders.change import Change, Services
+from hotline.orders.change import Change, Services, fresh
 from hotline.orders.notify import push_payload
 from hotline.orders.states import Status
 
 
 async def suggest(
-    conn: asyncpg.Connection, services: Services, order: asyncpg.Record
+    conn: asyncpg.Connection, services: Services, order: asyncpg.Record, generation: int | None = None
 ) -> tuple[Decision | None, int | None]:
     """The routing engine's decision for ``order`` and the unit the centre would dispatch to
-    (a street office is reached through its district hub); (None, None) without a router."""
+    (a street office is reached through its district hub); (None, None) without a router.
+    ``generation``: the routing data's, when the caller read it already (``fresh``)."""
     if services.router is None:
         return None, None
-    await services.router.refresh(conn)
+    await services.router.refresh(conn, generation)
     decision = services.router.route(place.route_request(order))
     if not decision.routed:
         return decision, None
@@ -43,7 +45,8 @@ async def dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         )
     if p.unit_id in p.assist_unit_ids:
         raise InvalidInput("the lead unit cannot also assist", {"unit_id": p.unit_id})
-    decision, suggested = await suggest(conn, change.services, change.order)
+    known = await fresh(conn)
+    decision, suggested = await suggest(conn, change.services, change.order, known.routing)
     overridden = suggested is not None and suggested != p.unit_id
     if overridden and not p.override_reason:
         raise InvalidInput(
@@ -62,12 +65,12 @@ async def dispatch(conn, change: Change, _a, p: m.Dispatch) -> None:
         "note": p.note,
     }
     change.order_updates.update(place.after_routing(change.order, decision))
-    lead = await _new_assignment(conn, change, unit, "lead", None, None, route_note)
+    lead = await _new_assignment(conn, change, unit, "lead", None, None, route_note, known.deadlines)
     change.assignment_id = lead["id"]
     assists = []
     for assist_id in dict.fromkeys(p.assist_unit_ids):
         assist_unit = await _active_unit(conn, assist_id)
-        a = await _new_assignment(conn, change, assist_unit, "assist", None, None, route_note)
+        a = await _new_assignment(conn, change, assist_unit, "assist", None, None, route_note, known.deadlines)
         assists.append(a)
     change.audit = {
         **store.plain(p),
@@ -116,10 +119,12 @@ async def _new_assignment(
     parent_id: int | None,
     dispatcher_unit_id: int | None,
     route_note: dict[str, Any],
+    token: UUID | None = None,
 ) -> asyncpg.Record:
-    """A new assignment for ``unit``, written with its deadlines, its timers armed (one statement)."""
+    """A new assignment for ``unit``, written with its deadlines, its timers armed (one statement).
+    ``token``: the deadline policy's, when the action read it already (``fresh``)."""
     deadlines = change.services.deadlines
-    planned = await deadlines.for_dispatch(conn, change.order, change.now)
+    planned = await deadlines.for_dispatch(conn, change.order, change.now, token)
     return await store.new_assignment(
         conn, change.order["id"], unit, role=role, parent_id=parent_id, dispatcher_unit_id=dispatcher_unit_id,
         dispatched_by=change.principal.user_id, route_note=route_note, dispatched_at=change.now,

@@ -76,11 +76,14 @@ def from_decision(decision: Decision | None, previous_source: str | None) -> Pla
     return Place(decision.division_code, source, float(decision.confidence), matched, list(decision.reasons))
 
 
-async def at_intake(conn: asyncpg.Connection, router: Router | None, data: m.NewOrder) -> Place | None:
-    """The place of an order being taken in; None without a router or when nothing names one."""
+async def at_intake(
+    conn: asyncpg.Connection, router: Router | None, data: m.NewOrder, generation: int | None = None
+) -> Place | None:
+    """The place of an order being taken in; None without a router or when nothing names one.
+    ``generation``: the routing data's, when the intake read it already (``Router.refresh``)."""
     if router is None:
         return None
-    await router.refresh(conn)
+    await router.refresh(conn, generation)
     return from_decision(router.route(route_request(data)), "agent" if data.division_code else None)
 
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -54,10 +55,13 @@ async def queue(
     return status.endswith(" 1")
 
 
-async def on_intake(conn: asyncpg.Connection, services: Services, order: Mapping[str, Any], now: datetime) -> None:
-    """The order number and the reply time promised if it is dispatched now."""
+async def on_intake(
+    conn: asyncpg.Connection, services: Services, order: Mapping[str, Any], now: datetime, token: UUID | None = None
+) -> None:
+    """The order number and the reply time promised if it is dispatched now. ``token``: the
+    deadline policy's, when the intake read it already (``Deadlines.policy``)."""
     try:
-        due: datetime | None = (await services.deadlines.for_dispatch(conn, order, now)).reply_due_at
+        due: datetime | None = (await services.deadlines.for_dispatch(conn, order, now, token)).reply_due_at
     except NoRule:
         due = None
     tz = services.deadlines.calendar.tz
