@@ -16,9 +16,10 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from hotline import cursors
+from hotline import cursors, writes
 from hotline.auth import Principal
 from hotline.orders.views import row_dict
+from hotline.writes import Write
 
 IDENTITY_FIELDS = ("caller_number", "caller_name")
 
@@ -84,10 +85,13 @@ def insert_args(principal: Principal, method: str, route: str, seen: list[Seen])
 _INSERT = insert(1)
 
 
+def write(principal: Principal, method: str, route: str, seen: list[Seen]) -> Write | None:
+    """The rows of ``seen`` as a write for the transaction that makes the answer (``writes``)."""
+    return Write(_INSERT, tuple(insert_args(principal, method, route, seen))) if seen else None
+
+
 async def record(conn: asyncpg.Connection, principal: Principal, method: str, route: str, seen: list[Seen]) -> None:
-    if not seen:
-        return
-    await conn.execute(_INSERT, *insert_args(principal, method, route, seen))
+    await writes.together(conn, [write(principal, method, route, seen)])
 
 
 class AccessQuery(BaseModel):

@@ -147,7 +147,8 @@ async def test_an_orders_life_sends_exactly_three_sms_through_a_failing_gateway(
     updated = await seeded_pool.fetchrow("SELECT * FROM work_orders WHERE id = $1", order["id"])
     event = await seeded_pool.fetchval("SELECT event_key FROM sms_messages WHERE kind = 'survey'")
     async with seeded_pool.acquire() as conn:
-        assert await notices.queue(conn, updated, "survey", event, "again", clock(), TZ) is False
+        again = notices.notice(updated, "survey", event, "again", clock(), TZ)
+        assert again is not None and await conn.execute(again.sql, *again.args) == "INSERT 0 0"
 
 
 async def test_quiet_hours_delay_notices_and_retries_but_not_urgent_ones(

@@ -9,12 +9,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from hotline import access_log
+from hotline import access_log, writes
 from hotline.api.body import parse_query
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL
 from hotline.api.middleware import PRINCIPAL, SUPERVISORS, Handler, require_role
 from hotline.api.schemas import Open
+from hotline.writes import Write
 
 routes = web.RouteTableDef()
 # What a handler already logged in its own transaction (``record_with``).
@@ -43,12 +44,18 @@ async def record_with(request: web.Request, conn: asyncpg.Connection, answer: An
     """Log the look ``answer`` gives on ``conn``, inside the transaction that makes it (an order
     taken in, an action): the row commits with the change, with no connection and commit of its
     own after it. The middleware still reads the answer sent, and logs it as before if it differs."""
+    await writes.together(conn, [look(request, answer)])
+
+
+def look(request: web.Request, answer: Any) -> Write | None:
+    """``record_with``'s row as a write, for a caller that sends it together with writes of its own
+    in the same transaction (``writes.together``); None when the answer shows nobody."""
     who = request.get(PRINCIPAL)
     seen = access_log.merged(access_log.shown(answer))
     if who is None or not seen:
-        return
-    await access_log.record(conn, who, request.method, _route(request), seen)
+        return None
     request[RECORDED] = seen
+    return access_log.write(who, request.method, _route(request), seen)
 
 
 def _route(request: web.Request) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hotline import audience
+from hotline import audience, writes
 from hotline.api import access, idempotent
 from hotline.api import schemas as s
 from hotline.api.body import json_object, parse_query, path_id
@@ -36,9 +36,10 @@ async def new_order(request: web.Request, data: NewOrder, call_id: int | None = 
     await numbers.prepare(request.app[POOL], services.clock())
 
     async def work(conn) -> idempotent.Created:
-        order = await actions.insert_order(conn, services, p, data, call_id)
+        order, sms = await actions.take_in(conn, services, p, data, call_id)
         view = order_view(order, p)
-        await access.record_with(request, conn, view)  # the agent's look at the caller, in the intake's commit
+        # The agent's look at the caller, in the intake's commit: one statement with the citizen's SMS.
+        await writes.together(conn, [sms, access.look(request, view)])
         return idempotent.Created(201, view, lambda: actions.order_created(services, order, p))
 
     return work

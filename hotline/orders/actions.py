@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from hotline import bus, chinese
+from hotline import bus, chinese, writes
 from hotline.auth import Principal
 from hotline.errors import (
     AssignmentClosed,
@@ -38,10 +38,11 @@ from hotline.orders.states import RULES, Action, Actor, Status, check, target
 from hotline.orders.views import order_view
 from hotline.similar import minhash
 from hotline.sms import notices as sms_notices
+from hotline.writes import Write
 
 __all__ = [
     "Services", "act", "act_in_transaction", "create_order", "insert_order", "order_created", "parse_payload",
-    "publish_change", "suggest",
+    "publish_change", "suggest", "take_in",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,16 @@ async def insert_order(
     commit). Call ``numbers.prepare`` before the transaction and ``order_created`` after the
     commit. A ``channel`` principal is a channel's intake (``hotline.intake.service``), which
     verified its own credentials."""
+    order, sms = await take_in(conn, services, principal, data, call_id)
+    await writes.together(conn, [sms])
+    return order
+
+
+async def take_in(
+    conn: asyncpg.Connection, services: Services, principal: Principal, data: m.NewOrder, call_id: int | None = None
+) -> tuple[asyncpg.Record, Write | None]:
+    """``insert_order`` with the citizen's SMS not sent yet: the caller sends it together with
+    writes of its own that depend on the order (the look its answer gives), in one round trip."""
     if not principal.is_centre and principal.role != "channel":
         raise Forbidden("only call-centre staff take in orders", {"role": principal.role})
     # The time of intake comes from the services' clock, as every action's does (not the server's now()).
@@ -121,8 +132,7 @@ async def insert_order(
         raise InvalidInput(_fk_message(exc), {"constraint": exc.constraint_name}) from None
     if later is not None:
         order = await place.record(conn, order["id"], later)
-    await sms_notices.on_intake(conn, services, order, services.clock(), known.deadlines)
-    return order
+    return order, await sms_notices.intake_notice(conn, services, order, services.clock(), known.deadlines)
 
 
 async def order_created(services: Services, order: asyncpg.Record, principal: Principal) -> None:

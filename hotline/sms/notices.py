@@ -14,9 +14,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from hotline import writes
 from hotline.deadlines.policy import NoRule
 from hotline.sms import templates
 from hotline.sms.quiet import send_at
+from hotline.writes import Write
 
 if TYPE_CHECKING:
     from hotline.orders.change import Change, Services
@@ -30,34 +32,28 @@ def mobile(number: str | None) -> str | None:
     return match.group(2) if match else None
 
 
-async def queue(
-    conn: asyncpg.Connection,
-    order: Mapping[str, Any],
-    kind: str,
-    event_key: str,
-    body: str,
-    now: datetime,
-    tz: ZoneInfo,
-) -> bool:
-    """One notice for ``order``'s caller; False when none is queued (no mobile, opted out, already queued)."""
+# The opt-out is checked in the insert itself: no window between the two, and no round trip of its own.
+_QUEUE_SQL = """INSERT INTO sms_messages (order_id, kind, event_key, phone, body, urgent, next_attempt_at)
+    SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::timestamptz
+     WHERE NOT EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4)
+    ON CONFLICT (order_id, kind, event_key) DO NOTHING"""
+
+
+def notice(
+    order: Mapping[str, Any], kind: str, event_key: str, body: str, now: datetime, tz: ZoneInfo
+) -> Write | None:
+    """One notice for ``order``'s caller, as a write for the change's transaction (``writes``);
+    None without a mobile number. An opted-out number, or the notice already queued, makes it a no-op."""
     phone = mobile(order["caller_number"])
     if phone is None:
-        return False
+        return None
     urgent = order["urgency"] != "normal"
-    # The opt-out is checked in the insert itself: one round trip, and no window between the two.
-    status = await conn.execute(
-        """INSERT INTO sms_messages (order_id, kind, event_key, phone, body, urgent, next_attempt_at)
-           SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::timestamptz
-            WHERE NOT EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4)
-           ON CONFLICT (order_id, kind, event_key) DO NOTHING""",
-        order["id"], kind, event_key, phone, body, urgent, send_at(now, urgent, tz),
-    )  # fmt: skip
-    return status.endswith(" 1")
+    return Write(_QUEUE_SQL, (order["id"], kind, event_key, phone, body, urgent, send_at(now, urgent, tz)))
 
 
-async def on_intake(
+async def intake_notice(
     conn: asyncpg.Connection, services: Services, order: Mapping[str, Any], now: datetime, token: UUID | None = None
-) -> None:
+) -> Write | None:
     """The order number and the reply time promised if it is dispatched now. ``token``: the
     deadline policy's, when the intake read it already (``Deadlines.policy``)."""
     try:
@@ -65,7 +61,7 @@ async def on_intake(
     except NoRule:
         due = None
     tz = services.deadlines.calendar.tz
-    await queue(conn, order, "intake", "taken", templates.intake(order["number"], due, tz), now, tz)
+    return notice(order, "intake", "taken", templates.intake(order["number"], due, tz), now, tz)
 
 
 async def after_change(conn: asyncpg.Connection, change: Change, updated: Mapping[str, Any]) -> None:
@@ -79,5 +75,9 @@ async def after_change(conn: asyncpg.Connection, change: Change, updated: Mappin
     )
     tz, event = change.services.deadlines.calendar.tz, str(change.assignment_id)
     number = updated["number"]
-    await queue(conn, updated, "reply", event, templates.reply(number, a["reply_result"], a["name"]), change.now, tz)
-    await queue(conn, updated, "survey", event, templates.survey(number), change.now, tz)
+    # One after the other, not together: the reply notice must be queued (and so sent) before the survey.
+    for sms in (
+        notice(updated, "reply", event, templates.reply(number, a["reply_result"], a["name"]), change.now, tz),
+        notice(updated, "survey", event, templates.survey(number), change.now, tz),
+    ):
+        await writes.together(conn, [sms])
