@@ -177,7 +177,6 @@ OPEN_ALLOWED = {
     "Order": "hotline/api/schemas.py Order is extra=allow (order views add fields per role): not yet closed",
     "OrderDetail": "extends Order", "OrderAssignment": "not yet closed (hotline/api/schemas.py)",
     "OrderEvent": "not yet closed (hotline/api/schemas.py)",
-    "Decision": "routing decision, not yet closed (hotline/api/routing.py)",
     "Health.details": "/healthz details, not yet typed (hotline/api/health.py)",
     "UnitHealth": "outbox figures, not yet closed (hotline/api/outbox.py)",
     "Drill.items[]": "figures' drill-down: assignments or orders by metric, not yet typed (hotline/api/figures.py)",

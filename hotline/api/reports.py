@@ -8,17 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from hotline.api.schemas import Open, Timestamp
+from hotline.api.schemas import Closed, Open, Timestamp
 from hotline.figures.counting import COUNTS, RATES
 
 # ---------------------------------------------------------------- deadlines
-
-
-class Closed(BaseModel):
-    """An answer whose every field is declared here: a field a handler adds without declaring it
-    is a ResponseMismatch in the tests, never silently dropped from the answer."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 Clock = Literal["sign", "reply", "visit", "extension"]

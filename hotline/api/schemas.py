@@ -22,6 +22,13 @@ class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class Closed(BaseModel):
+    """An answer whose every field is declared: a field a handler adds without declaring it is a
+    ResponseMismatch in the tests, never silently dropped from the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable machine-readable code, e.g. invalid_input, database_unavailable")
     message: str
@@ -261,13 +268,37 @@ class UnitHealthList(BaseModel):
 # ---------------------------------------------------------------- routing and the dispatch list
 
 
-class Decision(Open):
+class Span(Closed):
+    """A piece of the text that named a place."""
+
+    text: str
+    start: int
+    end: int
+    code: str = Field(description="the division code it names")
+
+
+class Decision(Closed):
     """The routing engine's answer: the unit, the place it resolved and how sure it is."""
 
-    outcome: str
+    outcome: Literal["rule", "centre", "none"] = Field(
+        description="rule: a dispatch rule chose the unit; centre: none did, the centre dispatches by hand; "
+        "none: no rule and no centre unit"
+    )
     unit_id: int | None
+    unit_code: str | None
+    unit_name: str | None
+    level: str | None = Field(description="the unit's level: city / district / street")
+    rule_id: int | None
     division_code: str | None
+    confidence: float
     needs_review: bool
+    review_reason: str | None = Field(description="why an agent should check it, in a sentence")
+    reasons: list[str]
+    assist_unit_ids: list[int]
+    assist_rule_ids: list[int]
+    via_unit_id: int | None = Field(description="for a street office: the district hub it is reached through")
+    spans: list[Span]
+    candidates: list[str] = Field(description="the division codes an ambiguous text could mean")
 
 
 class Suggestion(BaseModel):
