@@ -246,7 +246,7 @@ class Retried(BaseModel):
     retried: int
 
 
-class UnitHealth(Open):
+class UnitHealth(Closed):
     unit_id: int
     unit_code: str
     webhook_url: str | None
