@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 
+from adapters.ami.outcomes import UNSEEN_END, NodeOutcomes, Outcome
 from tests.api_helpers import Client, running_server
 from tests.c2c_helpers import centre, facts, node_url, replay, until
 from tests.orders_helpers import new_order, order_at, who
@@ -204,3 +206,37 @@ async def test_a_call_asked_for_while_the_node_is_down_expires_instead_of_ringin
     assert [(c["state"], c["outcome"]) for c in calls] == [("failed", "failed")]
     assert calls[0]["hangup_cause_txt"].startswith("expired")
     assert server.originates == []
+
+
+def _node_outcomes() -> tuple[NodeOutcomes, list[Outcome]]:
+    told: list[Outcome] = []
+    return NodeOutcomes(told.append), told
+
+
+def _dialled(node: NodeOutcomes, linkedid: str = "1.1") -> None:
+    node.on_event({"Event": "VarSet", "Variable": "HOTLINE_ORDER", "Value": "20261201-000001", "Linkedid": linkedid,
+                   "Uniqueid": linkedid})  # fmt: skip
+    node.on_event({"Event": "DialEnd", "Channel": "Local/1002@agents-0001;2", "DestChannel": "PJSIP/trunk-0002",
+                   "DialStatus": "ANSWER", "Linkedid": linkedid, "Uniqueid": "1.2"})  # fmt: skip
+
+
+def test_the_citizens_hangup_heard_before_the_link_went_is_the_calls_cause() -> None:
+    node, told = _node_outcomes()
+    _dialled(node)
+    node.on_event({"Event": "Hangup", "Channel": "PJSIP/trunk-0002", "Cause": "16", "Cause-txt": "Normal Clearing",
+                   "Linkedid": "1.1", "Uniqueid": "1.3"})  # fmt: skip
+    node.on_lost()  # the agent line's hangup, the call's end, falls in the gap
+    node.on_snapshot([], datetime(2026, 12, 1, 2, 0, tzinfo=UTC), [], [])  # no channel left
+    assert [(o.outcome, o.cause, o.cause_txt, o.order_number) for o in told] == [
+        ("answered", 16, "Normal Clearing", "20261201-000001")
+    ]
+    assert node.calls == {}
+
+
+def test_a_call_still_up_on_reconnecting_is_followed_and_an_unheard_end_says_so() -> None:
+    node, told = _node_outcomes()
+    _dialled(node)
+    node.on_snapshot([], datetime(2026, 12, 1, 2, 0, tzinfo=UTC), [], [{"Event": "CoreShowChannel", "Linkedid": "1.1"}])
+    assert told == [] and "1.1" in node.calls  # still up: still followed
+    node.on_snapshot([], datetime(2026, 12, 1, 2, 1, tzinfo=UTC), [], [])
+    assert [(o.outcome, o.cause, o.cause_txt) for o in told] == [("answered", None, UNSEEN_END)]

@@ -11,7 +11,8 @@ its ``;2`` says 17).
 Calls are followed per node (:meth:`OutcomeTracker.watch` gives each node's session its
 watcher). A call whose end fell while the link was down is closed by the ``CoreShowChannels``
 taken on reconnecting: its channels are gone, so it ended; its outcome is the Dial's result if
-that was seen, else ``failed``, and its cause says the hangup was not seen. An outcome the
+that was seen, else ``failed``, and its cause is the citizen's hangup if that was heard before the
+link went, else it says the hangup was not seen. An outcome the
 database cannot take yet is retried, never dropped.
 """
 
@@ -159,9 +160,7 @@ class NodeOutcomes:
         """Calls whose channels are all gone ended while we were away."""
         live = {m.get("Linkedid") for m in channels if m.get("Event") == "CoreShowChannel"}
         for linkedid in [k for k in self.calls if k not in live]:
-            call = self.calls.pop(linkedid)
-            outcome = DIAL_OUTCOMES.get(call.dialstatus or "", "failed")
-            self._put(Outcome(call.command_id, call.order_number, outcome, None, UNSEEN_END, linkedid))
+            self._finish(self.calls.pop(linkedid), end_seen=False)
 
     def on_lost(self) -> None:
         pass  # the calls stay followed: the reconnect's snapshot tells which ended
@@ -202,6 +201,13 @@ class NodeOutcomes:
         if message.get("Uniqueid") != call.linkedid:
             return
         self.calls.pop(call.linkedid, None)  # the originated agent line is gone: the call is over
+        self._finish(call, end_seen=True)
+
+    def _finish(self, call: _Call, *, end_seen: bool) -> None:
+        """The outcome of a call that is over. Its cause is the citizen's hangup when that was heard,
+        even if the agent line's end (the call's end) fell while the link was down."""
         cause, txt = next((c for c in call.causes if c[0]), call.causes[0] if call.causes else (None, None))
+        if not call.causes and not end_seen:
+            txt = UNSEEN_END
         outcome = DIAL_OUTCOMES.get(call.dialstatus or "", "failed")
         self._put(Outcome(call.command_id, call.order_number, outcome, cause, txt or call.dialstatus, call.linkedid))
