@@ -177,7 +177,6 @@ OPEN_ALLOWED = {
     "Order": "hotline/api/schemas.py Order is extra=allow (order views add fields per role): not yet closed",
     "OrderDetail": "extends Order", "OrderAssignment": "not yet closed (hotline/api/schemas.py)",
     "OrderEvent": "not yet closed (hotline/api/schemas.py)",
-    "Health.details": "/healthz details, not yet typed (hotline/api/health.py)",
     "Drill.items[]": "figures' drill-down: assignments or orders by metric, not yet typed (hotline/api/figures.py)",
     "CallsRow": "call KPIs: the row's key fields differ by ``by`` (queue / agent / hour), not yet typed",
 }  # fmt: skip

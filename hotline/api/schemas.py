@@ -44,12 +44,26 @@ class ErrorBody(BaseModel):
 # ---------------------------------------------------------------- session and health
 
 
+class CalendarCoverage(Closed):
+    """Whether the working calendar (the State Council's notice) covers this year and the next."""
+
+    today: dt.date = Field(description="in Shanghai, on the server's clock")
+    year: int
+    covered: bool
+    next_year: int
+    next_year_covered: bool
+    days_to_next_year: int
+    warning: str | None = Field(description="from 45 days before a year the calendar does not cover")
+
+
+class HealthDetails(Closed):
+    calendar: CalendarCoverage
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded", "down"]
     checks: dict[str, str]
-    details: dict[str, Any] | None = Field(
-        default=None, description="when up: calendar coverage of this year and the next"
-    )
+    details: HealthDetails | None = Field(default=None, description="when PostgreSQL is up")
 
 
 class Token(BaseModel):
