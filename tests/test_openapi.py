@@ -172,8 +172,8 @@ OPEN_ALLOWED = {
     "OrderEvent.payload": "an audit event's payload differs per action",
     "AssignmentEvent.payload": "an audit event's payload differs per action",
     "Delivery.payload": "a push's payload differs per topic (the webhooks document each)",
-    "Open": "GET /api/calls and /api/calls/{call_id}: hotline/api/calls.py, typed by the call-legs work; "
-    "GET /api/audit/personal-data (hotline/api/access.py), not yet typed",
+    "Open": "GET /api/calls and /api/calls/{call_id}: hotline/api/calls.py, not yet typed (a call's transfers "
+    "differ in shape by the source that told them: AMI or CEL)",
     "Order": "hotline/api/schemas.py Order is extra=allow (order views add fields per role): not yet closed",
     "OrderDetail": "extends Order", "OrderAssignment": "not yet closed (hotline/api/schemas.py)",
     "OrderEvent": "not yet closed (hotline/api/schemas.py)",

@@ -14,7 +14,7 @@ from hotline.api.body import parse_query
 from hotline.api.contract import operation, respond
 from hotline.api.keys import POOL
 from hotline.api.middleware import PRINCIPAL, SUPERVISORS, Handler, require_role
-from hotline.api.schemas import Open
+from hotline.api.schemas import PersonalDataPage
 from hotline.writes import Write
 
 routes = web.RouteTableDef()
@@ -63,7 +63,7 @@ def _route(request: web.Request) -> str:
 
 
 @routes.get("/api/audit/personal-data")
-@operation("Access log of citizens' data", "audit", query=access_log.AccessQuery, response=Open)
+@operation("Access log of citizens' data", "audit", query=access_log.AccessQuery, response=PersonalDataPage)
 async def personal_data(request: web.Request) -> web.Response:
     require_role(request, SUPERVISORS, "the access log of citizens' data is for supervisors")
     q = parse_query(request, access_log.AccessQuery)

@@ -361,3 +361,26 @@ class Alias(BaseModel):
 
 class AliasList(BaseModel):
     items: list[Alias]
+
+
+# ---------------------------------------------------------------- the access log of citizens' data
+
+
+class PersonalDataLook(Closed):
+    """One look at a caller's unmasked number or name (or a call's recording)."""
+
+    id: int
+    user_id: int | None = Field(description="null: an agency system's signed request")
+    unit_id: int | None
+    username: str
+    order_id: int | None
+    call_id: int | None
+    fields: list[str] = Field(description="caller_number, caller_name, recording")
+    method: str
+    route: str = Field(description="the route's pattern, e.g. /api/orders/{order_id}")
+    created_at: Timestamp
+
+
+class PersonalDataPage(Closed):
+    items: list[PersonalDataLook]
+    next_cursor: str | None
