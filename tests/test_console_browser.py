@@ -4,6 +4,7 @@ unit reaching for another unit's order, an expired session, a server error."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import shutil
@@ -47,9 +48,14 @@ async def browser() -> AsyncIterator[playwright_api.Browser]:
         await p.stop()
 
 
-async def signed_in(browser: playwright_api.Browser, base: str, username: str) -> playwright_api.Page:
+async def signed_in(
+    browser: playwright_api.Browser, base: str, username: str, *, fake_timers: bool = False
+) -> playwright_api.Page:
+    """``fake_timers``: the page's timers run on Playwright's clock (``page.clock.run_for``)."""
     context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     context.set_default_timeout(40_000)  # a loaded CI machine; a passing run takes a fraction of it
+    if fake_timers:
+        await context.clock.install()
     page = await context.new_page()
     await page.goto(f"{base}/login")
     await page.get_by_label("用户名").fill(username)
@@ -126,13 +132,18 @@ async def test_one_orders_whole_life_across_the_roles_browsers(
             await hub.locator("#redispatch-suggested:has-text('黄楼街道办事处')").click()
             await hub.wait_for_selector("#detail-status:has-text('已转派')")
 
-            street = await signed_in(browser, base, "huanglou")
+            street = await signed_in(browser, base, "huanglou", fake_timers=True)
             await street.locator("#assignments").get_by_role("button", name=number).click()
             # The citizen allowed contact: the office sees the number; anonymity would hide it.
             assert caller[-4:] in await street.locator("#detail-caller").inner_text()
             await street.locator("#sign").click()
             await street.wait_for_selector("#detail-status:has-text('已签收')")
             await street.fill("#reply-text", "已联系城管中队清理占道摊点，恢复通行")
+            # The inbox polls every 10 s: a poll while the handler types must not wipe the reply.
+            async with street.expect_response(lambda r: "/api/units/me/assignments?" in r.url):
+                await street.clock.run_for(11_000)
+            await asyncio.sleep(1)  # what the poll does with its answer
+            assert await street.locator("#reply-text").input_value() == "已联系城管中队清理占道摊点，恢复通行"
             await street.get_by_role("button", name="提交回复").click()
             await street.wait_for_selector("#detail-status:has-text('已回复')")
 

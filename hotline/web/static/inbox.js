@@ -52,20 +52,40 @@
 
   /* New and changed assignments since the newest one held; a page at a time until caught up. */
   async function poll() {
-    let next = null;
+    let next = null, touched = false;
     do {
       const q = new URLSearchParams({ limit: "200", since: newest });
       if (next) q.set("cursor", next);
       const page = await api("GET", `/api/units/me/assignments?${q}`);
       remember(page.items, true);
+      touched ||= page.items.some((a) => a.id === selected);
       next = page.next_cursor;
     } while (next);
     renderList();
-    if (selected && rows.has(selected)) await open(selected, true);
+    // The open assignment is drawn again only when it changed, and what the handler is typing stays.
+    if (touched && rows.has(selected)) await open(selected, true);
+  }
+
+  /* What is typed in the open assignment's boxes, by element id, to keep across a redraw. */
+  function drafts() {
+    const out = new Map();
+    for (const el of document.querySelectorAll("#detail textarea[id], #detail input[id], #detail select[id]")) out.set(el.id, el.value);
+    return out;
+  }
+
+  function restore(kept) {
+    for (const [id, value] of kept) {
+      const el = document.getElementById(id);
+      if (el && el.closest("#detail")) el.value = value;
+    }
   }
 
   /* ---------------------------------------------------------------- one assignment */
   async function open(id, quiet) {
+    // A quiet redraw (a poll, a reload of the list) of the assignment on screen keeps the drafts;
+    // one after the handler's own action starts clean.
+    const shown = document.querySelector("#detail [data-assignment-id]");
+    const kept = quiet && shown && Number(shown.dataset.assignmentId) === id ? drafts() : null;
     selected = id;
     const a = await api("GET", `/api/units/me/assignments/${id}`);
     rows.set(a.id, { ...(rows.get(a.id) || {}), ...a, fresh: false });
@@ -105,6 +125,7 @@
           a.extension_status ? [h("dt", {}, "延期"), h("dd", {}, `${a.extension_days} 天 · ${a.extension_status === "requested" ? "待审批" : a.extension_status === "approved" ? "已批准" : "未批准"} · ${a.extension_reason || ""}`)] : null),
         sections,
         events.length ? [h("h3", {}, "办理记录"), h("ol", { class: "events" }, events)] : null));
+    if (kept) restore(kept);
     if (!quiet) document.getElementById("detail").focus?.();
   }
 
