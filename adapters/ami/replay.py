@@ -137,7 +137,15 @@ class ReplayServer:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
         if self._server is not None:
-            await self._server.wait_closed()
+            # A client that connected while this was closing (an adapter reconnecting at that
+            # moment) has a handler the passes above missed: abort it too, and never wait on it
+            # for ever (wait_closed waits for the server's connections).
+            for client in list(self._clients):
+                client.writer.transport.abort()
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            except TimeoutError:
+                pass
 
     async def __aenter__(self) -> ReplayServer:
         await self.start()
