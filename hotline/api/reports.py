@@ -9,12 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from hotline.api.schemas import Closed, Open, Timestamp
+from hotline.deadlines.policy import Clock, TimeUnit
 from hotline.figures.counting import COUNTS, RATES
 
 # ---------------------------------------------------------------- deadlines
-
-
-Clock = Literal["sign", "reply", "visit", "extension"]
 
 
 class LateUnit(Closed):
@@ -61,7 +59,7 @@ class PolicyRule(Closed):
     category_prefix: str | None = Field(description="the category codes it applies to; null: any")
     urgency: str | None = Field(description="null: any")
     amount: int
-    unit: Literal["minutes", "hours", "days", "working_hours", "working_days"]
+    unit: TimeUnit
     note: str
     created_at: Timestamp
 

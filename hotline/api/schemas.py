@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from dispatch.engine import Outcome
 from hotline.orders import models as m
 from hotline.orders.assignment_states import AssignmentStatus
 
@@ -294,7 +295,7 @@ class Span(Closed):
 class Decision(Closed):
     """The routing engine's answer: the unit, the place it resolved and how sure it is."""
 
-    outcome: Literal["rule", "centre", "none"] = Field(
+    outcome: Outcome = Field(
         description="rule: a dispatch rule chose the unit; centre: none did, the centre dispatches by hand; "
         "none: no rule and no centre unit"
     )
